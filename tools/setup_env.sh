@@ -13,6 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
+# The torch/torchvision pair this project is verified on; override for another CUDA build,
+# e.g. TORCH_SPEC="torch torchvision" for the newest pair.
+TORCH_SPEC=${TORCH_SPEC:-"torch==2.13.0 torchvision==0.28.0"}
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup_env] creating $VENV"
@@ -31,14 +34,15 @@ PYEOF
 
 if ! torch_pair_ok; then
   echo "[setup_env] installing torch + torchvision"
-  "${PIP[@]}" install -q 'setuptools>=77,<81' torch torchvision
+  # shellcheck disable=SC2086
+  "${PIP[@]}" install -q 'setuptools>=77,<81' $TORCH_SPEC
   if ! torch_pair_ok; then
     versions=$("$VPY" -c "import importlib.metadata as m; print(m.version('torch').split('+')[0], m.version('torchvision').split('+')[0])" 2>/dev/null || echo "")
     read -r tv tvv <<<"$versions"
     echo "[setup_env] torch/torchvision pair is inconsistent (local torch wheel?); re-installing the registry pair torch==${tv:-latest} torchvision==${tvv:-latest} with --isolated"
-    "${PIP[@]}" --isolated install -q --force-reinstall --no-deps \
+    "${PIP[@]}" --isolated install -q --disable-pip-version-check --force-reinstall --no-deps \
       "torch${tv:+==$tv}" "torchvision${tvv:+==$tvv}"
-    "${PIP[@]}" --isolated install -q "torch${tv:+==$tv}" "torchvision${tvv:+==$tvv}"
+    "${PIP[@]}" --isolated install -q --disable-pip-version-check "torch${tv:+==$tv}" "torchvision${tvv:+==$tvv}"
     torch_pair_ok || { echo "[setup_env] ERROR: torchvision still fails to import with torch" >&2; exit 1; }
   fi
 fi
