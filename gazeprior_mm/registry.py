@@ -5,11 +5,11 @@ components under the default ``mmpretrain`` scope (``type='GWCLHead'``) exactly 
 mmpretrain's own ones, and ``custom_imports=dict(imports=['gazeprior_mm'])`` is the
 only thing a config needs to use them.
 """
-from mmpretrain.registry import (DATA_SAMPLERS, DATASETS, EVALUATOR, HOOKS,
+from mmpretrain.registry import (DATA_SAMPLERS, DATASETS, EVALUATORS, HOOKS,
                                  LOOPS, METRICS, MODELS, OPTIM_WRAPPERS,
-                                 TRANSFORMS, VISUALIZERS)
+                                 TRANSFORMS, VISBACKENDS, VISUALIZERS)
 
 __all__ = [
-    'DATA_SAMPLERS', 'DATASETS', 'EVALUATOR', 'HOOKS', 'LOOPS', 'METRICS',
-    'MODELS', 'OPTIM_WRAPPERS', 'TRANSFORMS', 'VISUALIZERS'
+    'DATA_SAMPLERS', 'DATASETS', 'EVALUATORS', 'HOOKS', 'LOOPS', 'METRICS',
+    'MODELS', 'OPTIM_WRAPPERS', 'TRANSFORMS', 'VISBACKENDS', 'VISUALIZERS'
 ]
