@@ -1,1 +1,3 @@
 from . import transforms  # noqa: F401
+from .gaze_cxr import CHEXPERT_CLASSES, GazeCXRDataset  # noqa: F401
+from . import samplers  # noqa: F401

@@ -1,1 +1,2 @@
 from . import hooks  # noqa: F401
+from . import distributed  # noqa: F401  (CPU/gloo DDP support)

@@ -1,0 +1,1 @@
+from .multi_positive_head import MultiPositiveContrastiveHead  # noqa: F401

@@ -1,0 +1,25 @@
+# McGIP on SimCLR, synthetic benchmark: images whose gaze heatmaps are similar are
+# extra positives (gaze neighbours present in the gathered batch).
+# The neighbour file is mined from the annotation file on first use if missing
+# (or beforehand: python tools/analysis/mine_gaze_pairs.py
+#  data/synthetic_cxr/annotations/train.json --method heatmap_cosine --k 16
+#  --out data/synthetic_cxr/annotations/gaze_neighbours_heatmap_cosine_k16.npz).
+_base_ = '../simclr/simclr_resnet18_synthetic.py'
+
+model = dict(
+    type='McGIPSimCLR',
+    head=dict(
+        _delete_=True,
+        type='MultiPositiveContrastiveHead',
+        temperature=0.1,
+        normalise='anchor'),
+    gaze_positives=dict(
+        neighbour_file='data/synthetic_cxr/annotations/'
+        'gaze_neighbours_heatmap_cosine_k16.npz',
+        ann_file='data/synthetic_cxr/annotations/train.json',
+        mine_cfg=dict(method='heatmap_cosine', k=16),
+        index_key='img_id',
+        threshold=0.8,
+        drop_prob=0.0,
+        symmetric=True,
+        weighting='binary'))

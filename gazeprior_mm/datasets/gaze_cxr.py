@@ -1,0 +1,318 @@
+"""``GazeCXRDataset``: chest X-rays with multi-label findings and optional gaze.
+
+One dataset class for real (MIMIC-CXR + EGD-CXR / REFLACX, converted) and synthetic
+data: both are written in the canonical annotation format of docs/interfaces.md.
+"""
+import os.path as osp
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine import dist
+from mmengine.fileio import join_path, load
+from mmengine.logging import print_log
+from mmpretrain.datasets import BaseDataset
+
+from gazeprior_mm.registry import DATASETS
+
+#: CheXpert's 14 observations, in CheXpert's order.
+CHEXPERT_CLASSES = (
+    'No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly', 'Lung Opacity',
+    'Lung Lesion', 'Edema', 'Consolidation', 'Pneumonia', 'Atelectasis',
+    'Pneumothorax', 'Pleural Effusion', 'Pleural Other', 'Fracture',
+    'Support Devices')
+
+UNCERTAIN_POLICIES = ('zeros', 'ones', 'ignore')
+
+
+class AnnotationError(ValueError):
+    """A bad annotation file / row; the message names the file and the row."""
+
+
+def _image_size(path: str) -> Optional[tuple]:
+    """(H, W) from the image header (PIL reads no pixels); None if PIL cannot."""
+    try:
+        from PIL import Image
+        with Image.open(path) as img:
+            width, height = img.size
+        return height, width
+    except Exception:  # unknown format: LoadImageFromFile will judge the file
+        return None
+
+
+@DATASETS.register_module()
+class GazeCXRDataset(BaseDataset):
+    """Chest X-ray dataset with multi-label CheXpert findings and optional gaze.
+
+    Reads the canonical annotation file (mmengine's ``{"metainfo", "data_list"}``
+    JSON, see docs/interfaces.md). Every data info holds ``img_path`` (absolute),
+    ``img_id``, ``gt_label`` (positive class indices after the uncertainty policy),
+    ``gt_label_raw`` int8 (C,) 1/0/-1, ``gt_label_mask`` bool (C,), ``has_gaze``,
+    ``gaze`` (dict with ``image_size`` and ``readers``, fixations as float32
+    (K, 2|3) arrays; or None), ``lesions``, ``img_shape`` (when stored) and
+    ``ann_row`` (row index in the file).
+
+    Checks (each error names the annotation file and the row): required keys
+    (``img_path``, ``gt_label``), label length / values, duplicate ``img_id``, gaze
+    ``image_size`` (two positive ints, equal to ``img_shape`` when both are stored),
+    fixations (numeric, shape (K, 2) or (K, 3)), unknown class names, and missing
+    image files (``check_files``, one ``stat`` per row at start-up). The image size
+    is checked lazily (``check_image_size=True``): the first time a sample is loaded
+    in a process its header (not its pixels) is read and compared with the stored
+    ``img_shape`` / gaze ``image_size``; ``check_image_size='eager'`` checks every
+    image at start-up, ``False`` never. Unusable fixations (NaN, outside, negative
+    duration) are not errors: ``GazeHeatmap`` drops and counts them.
+
+    Args:
+        ann_file (str): annotation file, relative to ``data_root``.
+        data_root (str): root of images and annotations.
+        data_prefix (str | dict): image folder relative to ``data_root``.
+        pipeline (Sequence): transforms.
+        classes (Sequence[str], optional): classes to use, a subset (any order) of
+            the file's ``metainfo.classes`` (CheXpert's 14 when the file has none).
+        uncertain_policy (str): what an uncertain (-1) label becomes: 'zeros'
+            (negative), 'ones' (positive) or 'ignore' (negative in ``gt_label`` and
+            False in ``gt_label_mask``, for masked losses / metrics).
+        check_image_size (bool | str): True (lazy), 'eager' or False.
+        check_files (bool): check at start-up that every image file exists.
+        synthetic (dict, optional): when ``ann_file`` does not exist, generate the
+            synthetic benchmark into ``data_root`` first with
+            ``generate_synthetic_cxr(data_root, **synthetic)`` (rank 0 generates,
+            the other ranks wait), so configs run out of the box.
+        **kwargs: other arguments of mmpretrain's ``BaseDataset``.
+    """
+
+    METAINFO = dict()
+
+    def __init__(self,
+                 ann_file: str,
+                 data_root: str = '',
+                 data_prefix: Union[str, dict] = '',
+                 pipeline: Sequence = (),
+                 classes: Optional[Sequence[str]] = None,
+                 uncertain_policy: str = 'zeros',
+                 check_image_size: Union[bool, str] = True,
+                 check_files: bool = True,
+                 synthetic: Optional[dict] = None,
+                 **kwargs) -> None:
+        if uncertain_policy not in UNCERTAIN_POLICIES:
+            raise ValueError(f'uncertain_policy must be one of '
+                             f'{UNCERTAIN_POLICIES}, got {uncertain_policy!r}')
+        if check_image_size not in (True, False, 'eager'):
+            raise ValueError("check_image_size must be True, False or 'eager', "
+                             f'got {check_image_size!r}')
+        self.uncertain_policy = uncertain_policy
+        self.check_image_size = check_image_size
+        self.check_files = check_files
+        self.synthetic = synthetic
+        self._size_checked = set()
+        super().__init__(ann_file=ann_file, data_root=data_root,
+                         data_prefix=data_prefix, pipeline=pipeline,
+                         classes=classes, **kwargs)
+
+    # ------------------------------------------------------------------ loading
+    def full_init(self) -> None:
+        if self._fully_initialized:
+            return
+        if self.synthetic is not None and not osp.exists(self.ann_file):
+            self._generate_synthetic()
+        super().full_init()
+
+    def _generate_synthetic(self) -> None:
+        rank, _ = dist.get_dist_info()
+        if rank == 0:
+            from .synthetic import generate_synthetic_cxr
+            print_log(f'{self.ann_file} not found: generating the synthetic '
+                      f'benchmark into {self.data_root!r} with {self.synthetic}',
+                      logger='current')
+            generate_synthetic_cxr(self.data_root, **self.synthetic)
+        dist.barrier()
+        if not osp.exists(self.ann_file):
+            raise FileNotFoundError(
+                f'{self.ann_file}: not written by generate_synthetic_cxr('
+                f'{self.data_root!r}, **{self.synthetic}); check ann_file')
+
+    def _error(self, row: Optional[int], message: str) -> AnnotationError:
+        where = self.ann_file if row is None else f'{self.ann_file}, row {row}'
+        return AnnotationError(f'{where}: {message}')
+
+    def _select_classes(self, file_classes: Sequence[str]) -> np.ndarray:
+        """Column of each used class in the file's label vectors."""
+        wanted = self._metainfo.get('classes')
+        if wanted is None:
+            self._metainfo['classes'] = tuple(file_classes)
+            return np.arange(len(file_classes))
+        unknown = [c for c in wanted if c not in file_classes]
+        if unknown:
+            raise self._error(None, f'unknown class name(s) {unknown}; the file '
+                              f'has classes {list(file_classes)}')
+        self._metainfo['classes'] = tuple(wanted)
+        return np.array([list(file_classes).index(c) for c in wanted])
+
+    def load_data_list(self) -> List[dict]:
+        if not osp.exists(self.ann_file):
+            raise FileNotFoundError(f'annotation file {self.ann_file} not found')
+        annotations = load(self.ann_file)
+        if not isinstance(annotations, dict) or 'data_list' not in annotations:
+            raise self._error(None, 'not a canonical annotation file (a dict with '
+                              '"metainfo" and "data_list")')
+        metainfo = annotations.get('metainfo') or {}
+        file_classes = tuple(metainfo.get('classes') or CHEXPERT_CLASSES)
+        if len(set(file_classes)) != len(file_classes):
+            raise self._error(None, f'duplicate class names in metainfo.classes '
+                              f'{list(file_classes)}')
+        for key, value in metainfo.items():
+            if key != 'classes':
+                self._metainfo.setdefault(key, value)
+        columns = self._select_classes(file_classes)
+        uncertain = int(metainfo.get('uncertain_value', -1))
+        seen_ids = {}
+        data_list = []
+        for row, raw in enumerate(annotations['data_list']):
+            info = self._parse_row(raw, row, len(file_classes), columns, uncertain)
+            if info['img_id'] in seen_ids:
+                raise self._error(row, f"img_id {info['img_id']!r} already used in "
+                                  f'row {seen_ids[info["img_id"]]}')
+            seen_ids[info['img_id']] = row
+            data_list.append(info)
+        if self.check_image_size == 'eager':
+            for info in data_list:
+                self._check_size(info)
+        return data_list
+
+    def _parse_row(self, raw: dict, row: int, num_file_classes: int,
+                   columns: np.ndarray, uncertain: int) -> dict:
+        if not isinstance(raw, dict):
+            raise self._error(row, f'expected a dict, got {type(raw).__name__}')
+        missing = [k for k in ('img_path', 'gt_label') if k not in raw]
+        if missing:
+            raise self._error(row, f'missing key(s) {missing}')
+        img_path = join_path(self.data_prefix.get('img_path', ''), raw['img_path'])
+        if self.check_files and not osp.isfile(img_path):
+            raise self._error(row, f'image file {img_path} not found')
+        try:
+            labels = np.asarray(raw['gt_label'], dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise self._error(row, f"gt_label is not numeric: {raw['gt_label']!r}")
+        if labels.size != num_file_classes:
+            raise self._error(row, f'gt_label has {labels.size} entries, the file '
+                              f'has {num_file_classes} classes')
+        labels[labels == uncertain] = -1
+        if not np.all(np.isin(labels, (-1, 0, 1))):
+            raise self._error(row, f'gt_label values must be 1, 0 or {uncertain} '
+                              f"(uncertain), got {raw['gt_label']!r}")
+        raw_labels = labels[columns].astype(np.int8)
+        is_uncertain = raw_labels == -1
+        positive = raw_labels == 1
+        if self.uncertain_policy == 'ones':
+            positive = positive | is_uncertain
+        mask = ~is_uncertain if self.uncertain_policy == 'ignore' else \
+            np.ones_like(is_uncertain)
+        img_shape = raw.get('img_shape')
+        if img_shape is not None:
+            img_shape = self._check_hw(img_shape, row, 'img_shape')
+        gaze = self._parse_gaze(raw.get('gaze'), row, img_shape)
+        return dict(
+            img_path=img_path,
+            img_id=str(raw.get('img_id', raw['img_path'])),
+            gt_label=np.flatnonzero(positive).tolist(),
+            gt_label_raw=raw_labels,
+            gt_label_mask=mask.astype(bool),
+            has_gaze=gaze is not None and any(
+                len(r['fixations']) for r in gaze['readers']),
+            gaze=gaze,
+            lesions=list(raw.get('lesions') or []),
+            split=raw.get('split'),
+            img_shape_stored=img_shape,
+            ann_row=row)
+
+    def _check_hw(self, value, row: int, name: str) -> tuple:
+        try:
+            hw = tuple(int(v) for v in value)
+            ok = len(hw) == 2 and all(v > 0 for v in hw) and \
+                all(float(v) == int(v) for v in value)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise self._error(row, f'{name} must be [H, W] with two positive '
+                              f'integers, got {value!r}')
+        return hw
+
+    def _parse_gaze(self, gaze, row: int, img_shape) -> Optional[dict]:
+        if gaze is None:
+            return None
+        if not isinstance(gaze, dict) or 'image_size' not in gaze:
+            raise self._error(row, 'gaze must be null or a dict with "image_size" '
+                              'and "readers"')
+        size = self._check_hw(gaze['image_size'], row, 'gaze image_size')
+        if img_shape is not None and size != img_shape:
+            raise self._error(row, f'gaze image_size {list(size)} differs from '
+                              f'img_shape {list(img_shape)}')
+        readers = gaze.get('readers') or []
+        if not isinstance(readers, list):
+            raise self._error(row, 'gaze "readers" must be a list')
+        parsed = []
+        for i, reader in enumerate(readers):
+            if not isinstance(reader, dict) or 'fixations' not in reader:
+                raise self._error(row, f'gaze reader {i} has no "fixations"')
+            try:
+                fix = np.asarray(reader['fixations'] if reader['fixations']
+                                 is not None else [], dtype=np.float32)
+            except (TypeError, ValueError):
+                raise self._error(row, f'fixations of reader {i} '
+                                  f"({reader.get('reader')!r}) are not numeric "
+                                  '[x, y, duration_s] rows') from None
+            if fix.size == 0:
+                fix = fix.reshape(0, 3)
+            if fix.ndim != 2 or fix.shape[1] not in (2, 3):
+                raise self._error(row, f'fixations of reader {i} '
+                                  f"({reader.get('reader')!r}) must be (K, 2) or "
+                                  f'(K, 3), got shape {fix.shape}')
+            parsed.append(dict(reader=str(reader.get('reader', i)), fixations=fix))
+        return dict(image_size=list(size), readers=parsed)
+
+    # ----------------------------------------------------------------- access
+    def _check_size(self, info: dict) -> None:
+        expected = info.get('img_shape_stored') or (
+            tuple(info['gaze']['image_size']) if info.get('gaze') else None)
+        if expected is None:
+            return
+        actual = _image_size(info['img_path'])
+        if actual is not None and tuple(actual) != tuple(expected):
+            raise self._error(info['ann_row'], f"image {info['img_path']} is "
+                              f'{actual[0]}x{actual[1]} (HxW) but the row stores '
+                              f'{expected[0]}x{expected[1]}')
+
+    def prepare_data(self, idx: int):
+        info = self.get_data_info(idx)
+        if self.check_image_size is True and info['ann_row'] not in self._size_checked:
+            self._check_size(info)
+            self._size_checked.add(info['ann_row'])
+        return self.pipeline(info)
+
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """Positive class indices of sample ``idx`` (multi-label)."""
+        return list(self.get_data_info(idx)['gt_label'])
+
+    def get_gt_labels(self) -> np.ndarray:
+        """(N, C) multi-hot labels after the uncertainty policy."""
+        onehot = np.zeros((len(self), len(self.CLASSES)), dtype=np.int64)
+        for i in range(len(self)):
+            onehot[i, self.get_data_info(i)['gt_label']] = 1
+        return onehot
+
+    def get_gaze(self, idx: int) -> dict:
+        """Gaze of sample ``idx`` without loading its image.
+
+        Returns:
+            dict: ``img_id``, ``sample_idx``, ``has_gaze``, ``gaze`` (image_size and
+            readers with float32 fixation arrays, or None), ``gt_label_raw``.
+        """
+        info = self.get_data_info(idx)
+        return dict(img_id=info['img_id'], sample_idx=info['sample_idx'],
+                    has_gaze=info['has_gaze'], gaze=info['gaze'],
+                    gt_label_raw=info['gt_label_raw'])
+
+    def extra_repr(self) -> List[str]:
+        with_gaze = sum(self.get_data_info(i)['has_gaze'] for i in range(len(self)))
+        return [f'Uncertain policy: \t{self.uncertain_policy}',
+                f'Images with gaze: \t{with_gaze}']

@@ -1,0 +1,1 @@
+from .gaze_balanced_sampler import GazeBalancedSampler  # noqa: F401

@@ -1,0 +1,110 @@
+"""``GazeHeatmap``: raw multi-reader fixations -> gaze in the current image grid."""
+from typing import Optional, Sequence, Union
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from gazeprior_mm.gaze.fusion import FUSION_MODES, fuse_reader_fixations
+from gazeprior_mm.gaze.heatmap import (DROP_REASONS, _as_pair, clean_fixations,
+                                       fixations_to_heatmap)
+from gazeprior_mm.registry import TRANSFORMS
+
+from .geometry import init_geometry
+
+
+@TRANSFORMS.register_module()
+class GazeHeatmap(BaseTransform):
+    """Turn the readers' fixations of a sample into gaze on the current image grid.
+
+    Per reader the fixations are cleaned (NaN / negative duration / outside the
+    gaze grid rows dropped, counted, warned with the image id), the readers are fused
+    (:func:`gazeprior_mm.gaze.fusion.fuse_reader_fixations`), and the pooled fixations
+    are mapped from the gaze grid ``gaze['image_size'] = (H0, W0)`` to the current
+    image ``img_shape = (H, W)``: ``x' = (W / W0)(x + 1/2) - 1/2`` (same for y).
+    Place it right after ``LoadImageFromFile``; later geometric ``Gaze*`` transforms
+    move the result with the image.
+
+    **Required keys**: ``img`` (or ``img_shape``), ``gaze`` (dict or None),
+    ``has_gaze``; ``img_id`` (for warnings).
+
+    **Added keys**: ``gaze_fixations`` float32 (K, 2), ``gaze_fixation_weights``
+    float32 (K,) summing to 1, ``gaze_sigma`` (sx, sy) pixels of the current grid,
+    ``gaze_map`` float32 (H, W) (if ``render_map``; sums to 1 or zeros),
+    ``gaze_geometry`` (identity, see :mod:`.geometry`), ``gaze_reader_weights``
+    (R,), ``gaze_drop_counts`` dict. **Modified**: ``has_gaze`` becomes False when
+    no fixation survives cleaning.
+
+    Args:
+        sigma (float | tuple[float, float]): Gaussian std in pixels of the gaze grid
+            (the stored image). Defaults to 5.0.
+        sigma_rel (float, optional): if given, overrides ``sigma`` with
+            ``sigma_rel * max(H0, W0)`` -- a size-independent choice (about one degree
+            of visual angle is 2-4 % of a chest X-ray's width).
+        fusion (str): reader fusion, 'mean' or 'agreement'. Defaults to 'mean'.
+        duration_weighted (bool): weight fixations by duration. Defaults to True.
+        render_map (bool): render ``gaze_map`` for the current image. Pipelines that
+            crop afterwards may switch it off (the packer renders each view).
+        warn (bool): warn about dropped fixations. Defaults to True.
+    """
+
+    def __init__(self,
+                 sigma: Union[float, Sequence[float]] = 5.0,
+                 sigma_rel: Optional[float] = None,
+                 fusion: str = 'mean',
+                 duration_weighted: bool = True,
+                 render_map: bool = True,
+                 warn: bool = True) -> None:
+        if fusion not in FUSION_MODES:
+            raise ValueError(f'fusion must be one of {FUSION_MODES}, got {fusion!r}')
+        self.sigma = _as_pair(sigma, 'sigma')
+        self.sigma_rel = sigma_rel
+        self.fusion = fusion
+        self.duration_weighted = duration_weighted
+        self.render_map = render_map
+        self.warn = warn
+
+    def transform(self, results: dict) -> dict:
+        shape = (results['img'].shape[:2]
+                 if 'img' in results else tuple(results['img_shape'][:2]))
+        gaze = results.get('gaze')
+        counts = dict.fromkeys(DROP_REASONS, 0)
+        counts['kept'] = 0
+        xy = np.zeros((0, 2), np.float32)
+        weights = np.zeros(0, np.float32)
+        rho = np.zeros(0)
+        sigma = self.sigma
+        if gaze and results.get('has_gaze', True):
+            src_h, src_w = (int(v) for v in gaze['image_size'])
+            if self.sigma_rel is not None:
+                sigma = (self.sigma_rel * max(src_h, src_w),) * 2
+            readers = []
+            for reader in gaze.get('readers') or []:
+                kept, reader_counts = clean_fixations(
+                    reader['fixations'], (src_h, src_w),
+                    image_id=results.get('img_id'), warn=self.warn)
+                readers.append(kept)
+                for key, value in reader_counts.items():
+                    counts[key] += value
+            if counts['kept']:
+                xy, weights, rho = fuse_reader_fixations(
+                    readers, (src_h, src_w), sigma, self.fusion,
+                    self.duration_weighted)
+            scale = np.array([shape[1] / src_w, shape[0] / src_h], np.float32)
+            xy = (xy + 0.5) * scale - 0.5
+            sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
+        results['has_gaze'] = bool(len(xy))
+        results['gaze_fixations'] = xy.astype(np.float32)
+        results['gaze_fixation_weights'] = weights
+        results['gaze_sigma'] = (float(sigma[0]), float(sigma[1]))
+        results['gaze_reader_weights'] = rho
+        results['gaze_drop_counts'] = counts
+        results['gaze_geometry'] = init_geometry(shape)
+        if self.render_map:
+            results['gaze_map'] = fixations_to_heatmap(xy, shape, sigma, weights)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(sigma={self.sigma}, '
+                f'sigma_rel={self.sigma_rel}, fusion={self.fusion!r}, '
+                f'duration_weighted={self.duration_weighted}, '
+                f'render_map={self.render_map})')

@@ -1,0 +1,216 @@
+"""Evaluation stages on a pre-trained checkpoint, shared by the analysis tools.
+
+``tools/analysis/anomaly_detection.py``, ``tools/analysis/gaze_alignment.py`` and
+``tools/compare.py`` all need the same steps: turn a *pre-training* config into a
+frozen probe backbone loaded from its checkpoint, build single-view evaluation
+dataloaders on the same data, and run one evaluation. They live here once.
+"""
+import copy
+import os.path as osp
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner, load_checkpoint
+
+from gazeprior_mm.registry import MODELS
+from .anomaly import anomaly_auc
+from .attention import model_saliency
+from .embeddings import extract_embeddings, pooled_embedding
+from .metrics.gaze_alignment import GazeAlignmentMetric
+
+#: single-view evaluation data (GazeCXRDataset + PackGazeInputs with V = 1)
+DEFAULT_DATA_CONFIG = osp.join(
+    osp.dirname(__file__), '..', '..', 'configs', '_base_', 'datasets',
+    'synthetic_linear.py')
+NORMAL_CLASS = 'No Finding'
+
+
+def ensure_scope() -> None:
+    """Make ``mmpretrain`` the default registry scope (as a Runner would)."""
+    if DefaultScope.get_current_instance() is None:
+        DefaultScope.get_instance('gazeprior_mm_eval', scope_name='mmpretrain')
+
+
+def probe_preprocessor_cfg(pretrain_cfg: Config) -> dict:
+    """ClsDataPreprocessor with the pre-training normalisation (mean/std/rgb)."""
+    src = pretrain_cfg.model.get('data_preprocessor') or {}
+    return dict(
+        type='ClsDataPreprocessor',
+        mean=list(src.get('mean', [123.675, 116.28, 103.53])),
+        std=list(src.get('std', [58.395, 57.12, 57.375])),
+        to_rgb=src.get('to_rgb', src.get('bgr_to_rgb', True)))
+
+
+def probe_backbone_cfg(pretrain_cfg: Config,
+                       checkpoint: Optional[str] = None) -> dict:
+    """The pre-training backbone, frozen, as a probe backbone config.
+
+    ViTs output the average of the patch tokens (``out_type='avg_featmap'``:
+    patch-level objectives such as GWCL never train a CLS token); all stages are
+    frozen (BatchNorm in eval mode for CNNs). With ``checkpoint`` an
+    ``init_cfg=Pretrained(prefix='backbone.')`` loads the weights.
+    """
+    backbone = copy.deepcopy(pretrain_cfg.model.backbone)
+    backbone = backbone.to_dict() if isinstance(backbone, ConfigDict) \
+        else dict(backbone)
+    ensure_scope()
+    probe = MODELS.build(dict(backbone, init_cfg=None))
+    if hasattr(probe, 'layers') and hasattr(probe, 'out_type'):  # ViT
+        backbone.update(out_type='avg_featmap', frozen_stages=len(probe.layers))
+    elif hasattr(probe, 'res_layers'):  # ResNet family
+        backbone.update(frozen_stages=len(probe.res_layers), norm_eval=True)
+    backbone['init_cfg'] = None if checkpoint is None else dict(
+        type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
+    return backbone
+
+
+def embedding_dim(backbone_cfg: dict, img_size: int) -> int:
+    """Feature size of ``pooled_embedding`` for a (1, 3, S, S) input."""
+    ensure_scope()
+    backbone = MODELS.build(dict(backbone_cfg, init_cfg=None))
+    backbone.eval()
+    with torch.no_grad():
+        return int(pooled_embedding(backbone,
+                                    torch.zeros(1, 3, img_size,
+                                                img_size)).shape[1])
+
+
+def build_frozen_backbone(backbone_cfg: dict,
+                          checkpoint: Optional[str]) -> torch.nn.Module:
+    """Build a backbone and load ``backbone.*`` weights of a checkpoint."""
+    ensure_scope()
+    backbone = MODELS.build(dict(backbone_cfg, init_cfg=None))
+    if checkpoint:
+        load_checkpoint(
+            backbone, checkpoint, map_location='cpu', strict=False,
+            revise_keys=[(r'^backbone\.', '')])
+    backbone.eval()
+    for param in backbone.parameters():
+        param.requires_grad_(False)
+    return backbone
+
+
+def eval_dataloader_cfg(data_cfg: Config,
+                        split: str,
+                        data_root: Optional[str] = None,
+                        batch_size: int = 32) -> dict:
+    """A single-view, unshuffled dataloader config for ``split``.
+
+    The test pipeline of ``data_cfg`` is used for every split (no augmentation),
+    with the ``ann_file`` of that split's dataloader (``train``/``val``/``test``).
+    """
+    test = copy.deepcopy(data_cfg.test_dataloader)
+    source = copy.deepcopy(data_cfg[f'{split}_dataloader'])
+    dataset = source.dataset
+    while dataset.get('type') in ('LabelFractionDataset', 'RepeatDataset',
+                                  'ClassBalancedDataset'):
+        dataset = dataset.dataset
+    dataset = dict(dataset)
+    dataset['pipeline'] = test.dataset.pipeline
+    if data_root is not None:
+        dataset['data_root'] = data_root
+    return dict(
+        batch_size=batch_size,
+        num_workers=0,
+        persistent_workers=False,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='default_collate'),
+        dataset=dataset)
+
+
+def build_eval_dataloader(data_cfg: Config, split: str,
+                          data_root: Optional[str] = None,
+                          batch_size: int = 32):
+    ensure_scope()
+    return Runner.build_dataloader(
+        eval_dataloader_cfg(data_cfg, split, data_root, batch_size))
+
+
+def is_abnormal(gt_score: np.ndarray, classes) -> np.ndarray:
+    """(N,) bool: any positive finding other than ``No Finding``."""
+    classes = list(classes)
+    findings = np.ones(len(classes), dtype=bool)
+    if NORMAL_CLASS in classes:
+        findings[classes.index(NORMAL_CLASS)] = False
+    return (np.asarray(gt_score)[:, findings] == 1).any(1)
+
+
+def run_anomaly(backbone: torch.nn.Module, preprocessor: torch.nn.Module,
+                train_loader, test_loader, method: str = 'ocsvm') -> Dict:
+    """Fit on the normal training images, AUC on the test split."""
+    train = extract_embeddings(backbone, preprocessor, train_loader)
+    test = extract_embeddings(backbone, preprocessor, test_loader)
+    classes = train_loader.dataset.metainfo['classes']
+    normal = ~is_abnormal(train['gt_score'], classes)
+    out = anomaly_auc(train['embeddings'][normal], test['embeddings'],
+                      is_abnormal(test['gt_score'], classes), method=method)
+    out['num_train_normal'] = float(normal.sum())
+    return out
+
+
+@torch.no_grad()
+def run_alignment(backbone: torch.nn.Module,
+                  preprocessor: torch.nn.Module,
+                  loader,
+                  method: str = 'auto',
+                  emd_grid: int = 8,
+                  max_images: Optional[int] = None,
+                  keep: int = 0) -> Dict:
+    """Gaze-alignment metrics over a loader; optionally keep ``keep`` examples.
+
+    Returns:
+        dict: ``metrics`` (``GazeAlignmentMetric`` output without prefix) and
+        ``examples``: up to ``keep`` dicts (image, gaze_map, saliency, scores,
+        lesion boxes in the view) for figures.
+    """
+    metric = GazeAlignmentMetric(emd_grid=emd_grid, prefix='')
+    metric.dataset_meta = loader.dataset.metainfo
+    examples, seen = [], 0
+    for batch in loader:
+        raw_images = batch['inputs']
+        batch = preprocessor(batch, False)
+        with torch.enable_grad():  # Grad-CAM needs gradients
+            saliency = model_saliency(backbone, batch['inputs'], method)
+        samples = batch['data_samples']
+        dicts = []
+        for sample, sal in zip(samples, saliency):
+            sample.set_field(sal.detach().cpu(), 'saliency_map',
+                             field_type='data')
+            dicts.append(sample.to_dict())
+        start = len(metric.results)
+        metric.process(None, dicts)
+        for i, sample in enumerate(dicts):
+            if len(examples) < keep and sample.get('has_gaze') is not None:
+                examples.append(_example(raw_images[i], sample,
+                                         metric.results[start + i]))
+        seen += len(dicts)
+        if max_images is not None and seen >= max_images:
+            break
+    metrics = metric.compute_metrics(metric.results)
+    return dict(metrics=metrics, examples=examples)
+
+
+def _example(raw_image, sample: dict, scores: dict) -> dict:
+    from .metrics.gaze_alignment import boxes_to_view
+    image = raw_image.cpu().numpy().transpose(1, 2, 0)
+    gaze_map = np.asarray(sample['gaze_map'])
+    gaze_map = gaze_map[0] if gaze_map.ndim == 3 else gaze_map
+    has_gaze = bool(np.asarray(sample.get('has_gaze', True)).ravel()[0])
+    boxes = None
+    if sample.get('lesions'):
+        boxes = np.array([les['bbox'] for les in sample['lesions']],
+                         dtype=np.float64)
+        if 'crop_box' in sample:
+            crop = np.asarray(sample['crop_box']).reshape(-1, 4)[0]
+            flip = bool(np.asarray(sample.get('flip', False)).ravel()[0])
+            boxes = boxes_to_view(boxes, crop, flip, gaze_map.shape)
+    return dict(
+        img_id=str(sample.get('img_id', sample.get('sample_idx'))),
+        image=image,
+        gaze_map=gaze_map if has_gaze else None,
+        saliency=np.asarray(sample['saliency_map']),
+        boxes=boxes,
+        scores={k: v for k, v in scores.items() if np.isfinite(v)})

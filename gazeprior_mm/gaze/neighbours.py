@@ -1,0 +1,399 @@
+"""Top-k gaze-neighbour mining at dataset scale, stored sparse and keyed by image id.
+
+McGIP precomputed a dense N x N relation with Python double loops and indexed it by
+list position. Here:
+
+* vector descriptors (:data:`~gazeprior_mm.gaze.similarity.VECTOR_METHODS`) are
+  mined **exactly** by blocked similarity products: for a block of B query rows the
+  (B, N) similarities are formed, the top-k kept, the block discarded, so memory is
+  O(B N) whatever N is;
+* pairwise measures (``multimatch``, ``tima``) are evaluated only on the top-m
+  candidates of a cheap vector descriptor, vectorised over the candidate pairs;
+* the result is a CSR-like :class:`GazeNeighbours` (``indptr``, ``indices``,
+  ``values``, ``img_ids``) saved as ``.npz``; rows are neighbours in descending
+  similarity, never the image itself; images without gaze have no neighbours and
+  are never anyone's neighbour.
+"""
+import json
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+from . import similarity as sim
+
+
+@dataclass
+class GazeNeighbours:
+    """Sparse gaze-neighbour lists.
+
+    Row ``r`` (image ``img_ids[r]``) has neighbours
+    ``indices[indptr[r]:indptr[r + 1]]`` (row numbers) with similarities
+    ``values[...]`` in descending order.
+
+    Attributes:
+        img_ids (np.ndarray): (N,) str, stable ids.
+        indptr (np.ndarray): int64 (N + 1,).
+        indices (np.ndarray): int64 (nnz,).
+        values (np.ndarray): float32 (nnz,).
+        meta (dict): how the lists were mined (method, k, threshold, ...).
+    """
+    img_ids: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    values: np.ndarray
+    meta: Dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.img_ids)
+
+    def save(self, path: str) -> None:
+        """Write an ``.npz`` with ``img_ids, indptr, indices, values, meta``."""
+        with open(path, 'wb') as f:  # keep the exact path (savez adds .npz)
+            np.savez(f, img_ids=np.asarray(self.img_ids, dtype=str),
+                     indptr=self.indptr, indices=self.indices,
+                     values=self.values, meta=np.asarray(json.dumps(self.meta)))
+
+    @classmethod
+    def load(cls, path: str) -> 'GazeNeighbours':
+        """Read a file written by :meth:`save`, checking its consistency."""
+        with np.load(path, allow_pickle=False) as data:
+            out = cls(data['img_ids'], data['indptr'].astype(np.int64),
+                      data['indices'].astype(np.int64),
+                      data['values'].astype(np.float32),
+                      json.loads(str(data['meta'])))
+        n = len(out.img_ids)
+        if (len(out.indptr) != n + 1 or out.indptr[0] != 0
+                or out.indptr[-1] != len(out.indices)
+                or len(out.indices) != len(out.values)
+                or np.any(np.diff(out.indptr) < 0)
+                or (len(out.indices) and (out.indices.min() < 0
+                                          or out.indices.max() >= n))):
+            raise ValueError(f'{path}: corrupt neighbour file (indptr/indices '
+                             f'inconsistent with {n} image ids)')
+        if len(set(out.img_ids.tolist())) != n:
+            raise ValueError(f'{path}: duplicate img_ids')
+        return out
+
+    def neighbours_of(self, img_id: str) -> Dict[str, float]:
+        """``{neighbour img_id: similarity}`` of one image (for reports/tests)."""
+        row = int(np.flatnonzero(self.img_ids == img_id)[0])
+        span = slice(self.indptr[row], self.indptr[row + 1])
+        return dict(zip(self.img_ids[self.indices[span]].tolist(),
+                        self.values[span].tolist()))
+
+    def reindex(self, img_ids: Sequence[str]) -> 'GazeNeighbours':
+        """The same lists re-keyed to another id order (e.g. a dataset's
+        ``sample_idx`` order). Ids missing from the file get no neighbours;
+        neighbours missing from ``img_ids`` are dropped (both are counted in
+        ``meta['reindex']``).
+
+        Args:
+            img_ids: target order; row ``i`` of the result is ``img_ids[i]``.
+        """
+        img_ids = np.asarray(img_ids, dtype=str)
+        target_of = dict(zip(img_ids.tolist(), range(len(img_ids))))
+        new_row = np.array([target_of.get(i, -1) for i in self.img_ids.tolist()],
+                           dtype=np.int64)
+        src_of = dict(zip(self.img_ids.tolist(), range(len(self.img_ids))))
+        src_row = np.array([src_of.get(i, -1) for i in img_ids.tolist()],
+                           dtype=np.int64)
+        counts = np.where(src_row >= 0, np.diff(self.indptr)[src_row], 0)
+        starts = np.where(src_row >= 0, self.indptr[:-1][src_row], 0)
+        flat = np.repeat(starts, counts) + _ragged_arange(counts)
+        keep = new_row[self.indices[flat]] >= 0
+        rows = np.repeat(np.arange(len(img_ids)), counts)[keep]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(
+            rows, minlength=len(img_ids)))]).astype(np.int64)
+        meta = dict(self.meta, reindex=dict(
+            ids_without_entry=int((src_row < 0).sum()),
+            neighbours_dropped=int((~keep).sum())))
+        return GazeNeighbours(img_ids, indptr, new_row[self.indices[flat]][keep],
+                              self.values[flat][keep], meta)
+
+
+def _ragged_arange(counts: np.ndarray) -> np.ndarray:
+    """``concat([arange(c) for c in counts])`` without a loop."""
+    counts = np.asarray(counts, dtype=np.int64)
+    ends = np.cumsum(counts)
+    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts,
+                                                               counts)
+
+
+# ------------------------------------------------------------------------- mining
+def _block_similarity(query: torch.Tensor, keys: torch.Tensor,
+                      method: str) -> torch.Tensor:
+    """(B, N) similarities of a query block (torch port of
+    :func:`~gazeprior_mm.gaze.similarity.vector_similarity`)."""
+    if method != 'moments':
+        return query @ keys.T
+    q, k = query[:, None, :], keys[None, :, :]
+    scale = torch.maximum(q.abs(), k.abs())
+    diff = torch.where(scale > 0, (q - k).abs() / scale.clamp_min(1e-30),
+                       torch.zeros(()))
+    return 1.0 - 0.5 * diff[..., 0] - 0.5 * diff[..., 1]
+
+
+def topk_neighbours(desc: np.ndarray,
+                    has_gaze: np.ndarray,
+                    k: int,
+                    method: str = 'heatmap_cosine',
+                    threshold: Optional[float] = None,
+                    block: int = 1024) -> Dict[str, np.ndarray]:
+    """Exact top-k neighbours of every row by blocked similarity products.
+
+    For each block of ``block`` query rows: ``S = sim(Q_block, D)`` (B, N), the
+    image itself and images without gaze are set to ``-inf``, ``topk`` keeps k
+    columns, and (optionally) only similarities ``>= threshold`` survive. Peak
+    memory is O(block * N) floats.
+
+    Args:
+        desc (np.ndarray): (N, D) descriptors from
+            :func:`~gazeprior_mm.gaze.similarity.compute_descriptors`.
+        has_gaze (np.ndarray): (N,) bool.
+        k (int): neighbours per image (upper bound when ``threshold`` is set).
+        method (str): the descriptor's method (``moments`` is not an inner
+            product and is evaluated by broadcasting).
+        threshold (float, optional): minimum similarity of a neighbour.
+        block (int): query rows per block.
+
+    Returns:
+        dict: ``indptr`` (N + 1,), ``indices`` (nnz,), ``values`` (nnz,).
+    """
+    num = len(desc)
+    keys = torch.from_numpy(np.ascontiguousarray(desc, dtype=np.float32))
+    no_gaze = torch.from_numpy(~np.asarray(has_gaze, dtype=bool))
+    k = int(min(k, max(num - 1, 0)))
+    if method == 'moments':  # (B, N, 2) broadcast: keep blocks small
+        block = max(1, min(block, 2**22 // max(num, 1)))
+    top_val = torch.full((num, k), -float('inf'))
+    top_idx = torch.zeros((num, k), dtype=torch.long)
+    for start in range(0, num, block):
+        stop = min(start + block, num)
+        scores = _block_similarity(keys[start:stop], keys, method)
+        scores[:, no_gaze] = -float('inf')
+        rows = torch.arange(stop - start)
+        scores[rows, rows + start] = -float('inf')
+        if k:
+            top_val[start:stop], top_idx[start:stop] = scores.topk(k, dim=1)
+    top_val[no_gaze] = -float('inf')
+    keep = torch.isfinite(top_val)
+    if threshold is not None:
+        keep &= top_val >= threshold
+    counts = keep.sum(1).numpy()
+    return dict(
+        indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        indices=top_idx[keep].numpy().astype(np.int64),
+        values=top_val[keep].numpy().astype(np.float32))
+
+
+def rerank_pairwise(gazes: Sequence[Optional[dict]],
+                    candidates: Dict[str, np.ndarray],
+                    method: str,
+                    k: int,
+                    threshold: Optional[float] = None,
+                    pair_chunk: int = 8192,
+                    **kwargs) -> Dict[str, np.ndarray]:
+    """Re-score candidate pairs with a pairwise measure and keep the top-k.
+
+    Per-image tables (scanpaths or TIMA sequences) are built once; the measure is
+    evaluated vectorised over chunks of candidate pairs
+    (:func:`~gazeprior_mm.gaze.similarity.scanpath_similarity_batch`,
+    :func:`~gazeprior_mm.gaze.similarity.tima_similarity_batch`).
+
+    Args:
+        gazes: canonical gaze dicts per image.
+        candidates (dict): CSR ``indptr/indices/values`` (e.g. the top-m of a
+            cheap descriptor from :func:`topk_neighbours`).
+        method (str): ``'multimatch'`` or ``'tima'``.
+        k (int): neighbours kept per image.
+        threshold (float, optional): minimum similarity.
+        kwargs: ``weights`` of the measure.
+
+    Returns:
+        dict: CSR ``indptr``, ``indices``, ``values`` sorted by the new score.
+    """
+    counts = np.diff(candidates['indptr'])
+    query = np.repeat(np.arange(len(counts)), counts)
+    key = candidates['indices']
+    if method == 'multimatch':
+        table = sim.scanpath_tables(gazes)
+        weights = np.asarray(kwargs.get('weights', (0.2, ) * 5))
+        score_fn = lambda a, b: sim.scanpath_similarity_batch(  # noqa: E731
+            table, a, b) @ weights
+    elif method == 'tima':
+        table = sim.tima_tables(gazes)
+        score_fn = lambda a, b: sim.tima_similarity_batch(  # noqa: E731
+            table, a, b, **kwargs)
+    else:
+        raise ValueError(f'{method!r} is not a pairwise method '
+                         f'{sim.PAIRWISE_METHODS}')
+    scores = np.concatenate([
+        score_fn(query[s:s + pair_chunk], key[s:s + pair_chunk])
+        for s in range(0, len(query), pair_chunk)
+    ] or [np.zeros(0)])
+    # sort every row by descending score (lexsort: row ascending, score desc)
+    order = np.lexsort((-scores, query))
+    query, key, scores = query[order], key[order], scores[order]
+    rank = _ragged_arange(counts)
+    keep = rank < k
+    if threshold is not None:
+        keep &= scores >= threshold
+    new_counts = np.bincount(query[keep], minlength=len(counts))
+    return dict(indptr=np.concatenate([[0], np.cumsum(new_counts)]).astype(np.int64),
+                indices=key[keep].astype(np.int64),
+                values=scores[keep].astype(np.float32))
+
+
+def mine_gaze_neighbours(gazes: Sequence[Optional[dict]],
+                         img_ids: Sequence[str],
+                         method: str = 'heatmap_cosine',
+                         k: int = 16,
+                         threshold: Optional[float] = None,
+                         candidates: int = 64,
+                         candidate_method: str = 'heatmap_cosine',
+                         block: int = 1024,
+                         descriptor_cfg: Optional[dict] = None,
+                         measure_cfg: Optional[dict] = None) -> GazeNeighbours:
+    """Mine gaze neighbours of a dataset.
+
+    Args:
+        gazes: canonical ``gaze`` dict (or None) per image.
+        img_ids: stable id per image (unique).
+        method (str): any of :data:`~gazeprior_mm.gaze.similarity.SIMILARITY_METHODS`.
+        k (int): neighbours kept per image.
+        threshold (float, optional): minimum similarity (McGIP: 0.7 - 0.95).
+        candidates (int): top-m candidates of ``candidate_method`` re-scored by a
+            pairwise ``method``.
+        candidate_method (str): cheap vector method for the candidates.
+        block (int): query rows per block.
+        descriptor_cfg (dict, optional): ``grid``, ``sigma``, ``hash_size``.
+        measure_cfg (dict, optional): ``weights`` of a pairwise measure.
+
+    Returns:
+        GazeNeighbours: keyed by ``img_ids``.
+    """
+    img_ids = np.asarray(img_ids, dtype=str)
+    if len(img_ids) != len(gazes):
+        raise ValueError(f'{len(img_ids)} img_ids for {len(gazes)} gaze entries')
+    if len(set(img_ids.tolist())) != len(img_ids):
+        raise ValueError('img_ids are not unique')
+    descriptor_cfg = descriptor_cfg or {}
+    vector = method if method in sim.VECTOR_METHODS else candidate_method
+    desc, has_gaze = sim.compute_descriptors(gazes, vector, **descriptor_cfg)
+    if method in sim.VECTOR_METHODS:
+        csr = topk_neighbours(desc, has_gaze, k, method, threshold, block)
+    elif method in sim.PAIRWISE_METHODS:
+        cand = topk_neighbours(desc, has_gaze, max(candidates, k), vector, None,
+                               block)
+        csr = rerank_pairwise(gazes, cand, method, k, threshold,
+                              **(measure_cfg or {}))
+    else:
+        raise ValueError(f'unknown method {method!r}; choose from '
+                         f'{sim.SIMILARITY_METHODS}')
+    meta = dict(method=method, k=k, threshold=threshold,
+                candidates=candidates if method in sim.PAIRWISE_METHODS else None,
+                candidate_method=vector, descriptor_cfg=descriptor_cfg,
+                measure_cfg=measure_cfg or {}, num_images=len(img_ids),
+                num_with_gaze=int(has_gaze.sum()))
+    return GazeNeighbours(img_ids, csr['indptr'], csr['indices'], csr['values'],
+                          meta)
+
+
+def read_annotation_gaze(ann_file: str):
+    """``(img_ids, gazes)`` of a canonical annotation file, in ``data_list``
+    order (= the dataset's ``sample_idx`` order)."""
+    with open(ann_file) as f:
+        data = json.load(f)
+    items = data['data_list'] if isinstance(data, dict) else data
+    ids, gazes = [], []
+    for row, item in enumerate(items):
+        if 'img_id' not in item:
+            raise ValueError(f'{ann_file}: data_list[{row}] has no img_id')
+        ids.append(str(item['img_id']))
+        gazes.append(item.get('gaze'))
+    return ids, gazes
+
+
+def load_or_mine(neighbour_file: str,
+                 ann_file: Optional[str] = None,
+                 **mine_cfg) -> GazeNeighbours:
+    """Load ``neighbour_file``; if it is missing and ``ann_file`` is given, mine it
+    from the annotation file's gaze (``mine_cfg`` -> :func:`mine_gaze_neighbours`)
+    and save it there."""
+    if osp.exists(neighbour_file):
+        return GazeNeighbours.load(neighbour_file)
+    if ann_file is None:
+        raise FileNotFoundError(
+            f'{neighbour_file} does not exist and no ann_file was given to build '
+            'it (run tools/analysis/mine_gaze_pairs.py)')
+    ids, gazes = read_annotation_gaze(ann_file)
+    neighbours = mine_gaze_neighbours(gazes, ids, **mine_cfg)
+    neighbours.meta['ann_file'] = ann_file
+    neighbours.save(neighbour_file)
+    return neighbours
+
+
+# ------------------------------------------------------------------ batch lookup
+def lookup_neighbour_pairs(indptr: torch.Tensor, indices: torch.Tensor,
+                           values: torch.Tensor, query: torch.Tensor,
+                           keys: torch.Tensor):
+    """Which (query, key) pairs are gaze-neighbour pairs, and their similarity.
+
+    Vectorised: the queries' neighbour lists are expanded into (row, neighbour)
+    pairs; the keys are sorted once and ``searchsorted`` finds, per pair, the run
+    of key positions holding that neighbour (an image may sit in a MoCo queue more
+    than once); the runs are expanded with a ragged arange and scattered. Cost
+    O(B k log Q + B Q); no per-pair Python.
+
+    Args:
+        indptr (torch.Tensor): long (N + 1,) CSR row pointers (rows = sample keys).
+        indices (torch.Tensor): long (nnz,) neighbour sample keys.
+        values (torch.Tensor): float (nnz,) similarities.
+        query (torch.Tensor): long (B,) sample keys of the anchors; ``-1`` or keys
+            outside the table have no neighbours.
+        keys (torch.Tensor): long (Q,) sample keys of the candidates; ``-1``
+            (empty queue slot) never matches.
+
+    Returns:
+        tuple: ``mask`` bool (B, Q), True where ``keys[q]`` is a neighbour of
+        ``query[b]``; ``weights`` float (B, Q), that neighbour's similarity
+        (0 elsewhere).
+    """
+    return _pair_lookup(indptr, indices, values, query, keys)
+
+
+def _pair_lookup(indptr, indices, values, query, keys):
+    device = keys.device
+    num_rows = len(indptr) - 1
+    mask = torch.zeros(len(query), len(keys), dtype=torch.bool, device=device)
+    weights = torch.zeros(len(query), len(keys), device=device)
+    valid = (query >= 0) & (query < num_rows)
+    safe_q = torch.where(valid, query, torch.zeros_like(query))
+    counts = torch.where(valid, indptr[safe_q + 1] - indptr[safe_q],
+                         torch.zeros_like(query))
+    if int(counts.sum()) == 0 or len(keys) == 0:
+        return mask, weights
+    rows = torch.repeat_interleave(torch.arange(len(query), device=device), counts)
+    flat = torch.repeat_interleave(indptr[safe_q], counts) + _ragged(counts)
+    nbr, sim_val = indices[flat], values[flat].to(weights.dtype)
+    sorted_keys, order = torch.sort(keys)
+    lo = torch.searchsorted(sorted_keys, nbr, right=False)
+    hi = torch.searchsorted(sorted_keys, nbr, right=True)
+    hits = hi - lo
+    pos = order[torch.repeat_interleave(lo, hits) + _ragged(hits)]
+    rows, sim_val = (torch.repeat_interleave(rows, hits),
+                     torch.repeat_interleave(sim_val, hits))
+    mask[rows, pos] = True
+    weights[rows, pos] = sim_val
+    return mask, weights
+
+
+def _ragged(counts: torch.Tensor) -> torch.Tensor:
+    """torch ``concat([arange(c) for c in counts])``."""
+    ends = torch.cumsum(counts, 0)
+    total = int(ends[-1]) if len(ends) else 0
+    return torch.arange(total, device=counts.device) - torch.repeat_interleave(
+        ends - counts, counts)

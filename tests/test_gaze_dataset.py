@@ -1,0 +1,258 @@
+"""GazeCXRDataset: canonical annotation file, label policies, gaze, bad input."""
+import copy
+import json
+import sys
+import types
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+import gazeprior_mm  # noqa: F401  (registers the dataset and transforms)
+from gazeprior_mm.datasets import CHEXPERT_CLASSES
+from gazeprior_mm.registry import DATASETS
+
+init_default_scope('mmpretrain')
+
+SIZE = (48, 64)  # H, W of the test images
+
+
+def make_rows(num=4):
+    rows = []
+    for i in range(num):
+        label = [0] * 14
+        label[i % 14] = 1
+        label[6] = -1 if i == 1 else label[6]
+        gaze = None if i == 3 else dict(
+            image_size=list(SIZE),
+            readers=[dict(reader='r1', fixations=[[10 + i, 20, 0.3], [40, 30, 0.5]]),
+                     dict(reader='r2', fixations=[[12, 22, 0.4]])])
+        rows.append(dict(img_path=f'images/{i:03d}.png', img_id=f'syn-{i}',
+                         gt_label=label, img_shape=list(SIZE), split='train',
+                         gaze=gaze, lesions=[]))
+    return rows
+
+
+def write_dataset(root, rows=None, classes=CHEXPERT_CLASSES, sizes=None):
+    """Canonical JSON + PNGs in ``root``; returns the annotation path."""
+    rows = make_rows() if rows is None else rows
+    (root / 'images').mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i, row in enumerate(rows):
+        if isinstance(row, dict) and 'img_path' in row:
+            size = (sizes or {}).get(i, SIZE)
+            cv2.imwrite(str(root / row['img_path']),
+                        rng.integers(0, 255, size, dtype=np.uint8))
+    ann = root / 'annotations' / 'train.json'
+    ann.parent.mkdir(exist_ok=True)
+    ann.write_text(json.dumps(dict(
+        metainfo=dict(classes=list(classes), dataset_name='test',
+                      uncertain_value=-1),
+        data_list=rows)))
+    return ann
+
+
+def build(root, **kwargs):
+    cfg = dict(type='GazeCXRDataset', data_root=str(root),
+               ann_file='annotations/train.json', pipeline=[])
+    cfg.update(kwargs)
+    return DATASETS.build(cfg)
+
+
+PRETRAIN_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='GazeHeatmap', sigma=2.0, render_map=False),
+    dict(type='GazeMultiView', num_views=2, transforms=[[
+        dict(type='GazeRandomResizedCrop', scale=32, crop_ratio_range=(0.5, 1.0)),
+        dict(type='GazeRandomFlip', prob=0.5)]]),
+    dict(type='PackGazeInputs', grid=4, min_view_mass=0.05),
+]
+
+
+def test_build_from_config_yields_packed_samples(tmp_path):
+    write_dataset(tmp_path)
+    dataset = build(tmp_path, pipeline=PRETRAIN_PIPELINE)
+    assert len(dataset) == 4 and dataset.CLASSES == CHEXPERT_CLASSES
+    for idx in range(4):
+        out = dataset[idx]
+        sample = out['data_samples']
+        assert len(out['inputs']) == 2 and out['inputs'][0].shape == (3, 32, 32)
+        assert sample.gaze_map.shape == (2, 32, 32)
+        assert sample.gaze_weights.shape == (2, 16)
+        assert sample.img_id == f'syn-{idx}' and sample.sample_idx == idx
+        if idx == 3:  # the row without gaze
+            assert sample.has_gaze.tolist() == [False, False]
+            assert not sample.gaze_map.any()
+        for v in range(2):
+            if sample.has_gaze[v]:
+                assert sample.gaze_map[v].sum() == pytest.approx(1.0, abs=1e-4)
+                assert sample.gaze_weights[v].max() == pytest.approx(1.0)
+    # collated as the configs do (collate_fn=dict(type='default_collate'))
+    from mmengine.dataset import default_collate
+    batch = default_collate([dataset[0], dataset[1]])
+    assert batch['inputs'][0].shape == (2, 3, 32, 32)
+    assert torch.stack([s.has_gaze for s in batch['data_samples']]).shape == (2, 2)
+
+
+def test_data_info_labels_and_gaze(tmp_path):
+    write_dataset(tmp_path)
+    dataset = build(tmp_path)
+    info = dataset.get_data_info(1)
+    assert info['img_path'] == str(tmp_path / 'images' / '001.png')
+    assert info['gt_label'] == [1]  # uncertain Consolidation -> 0 ('zeros')
+    assert info['gt_label_raw'][6] == -1 and info['gt_label_raw'].dtype == np.int8
+    assert info['gt_label_mask'].all()
+    assert info['has_gaze'] and not dataset.get_data_info(3)['has_gaze']
+    gaze = dataset.get_gaze(0)
+    assert gaze['img_id'] == 'syn-0' and gaze['has_gaze']
+    assert gaze['gaze']['readers'][0]['fixations'].shape == (2, 3)
+    assert dataset.get_gaze(3)['gaze'] is None
+    assert dataset.get_cat_ids(2) == [2]
+    assert dataset.get_gt_labels().shape == (4, 14)
+
+
+@pytest.mark.parametrize('policy,label,mask', [
+    ('zeros', [1], True), ('ones', [1, 6], True), ('ignore', [1], False)])
+def test_uncertain_policies(tmp_path, policy, label, mask):
+    write_dataset(tmp_path)
+    info = build(tmp_path, uncertain_policy=policy).get_data_info(1)
+    assert info['gt_label'] == label
+    assert bool(info['gt_label_mask'][6]) is mask
+    assert info['gt_label_mask'].sum() == 13 + mask
+
+
+def test_class_subset_selects_columns(tmp_path):
+    write_dataset(tmp_path)
+    dataset = build(tmp_path, classes=['Cardiomegaly', 'No Finding'])
+    assert dataset.CLASSES == ('Cardiomegaly', 'No Finding')
+    assert dataset.get_data_info(2)['gt_label'] == [0]
+    assert dataset.get_data_info(0)['gt_label'] == [1]
+
+
+def _expect_error(tmp_path, rows, match, row=None, **kwargs):
+    write_dataset(tmp_path, rows)
+    with pytest.raises(ValueError) as err:
+        build(tmp_path, **kwargs)
+    message = str(err.value)
+    assert 'train.json' in message
+    if row is not None:
+        assert f'row {row}' in message
+    assert match in message, message
+
+
+def test_missing_image_file_names_file_and_row(tmp_path):
+    write_dataset(tmp_path)
+    (tmp_path / 'images' / '002.png').unlink()
+    with pytest.raises(ValueError, match=r'train\.json, row 2: image file .*002\.png'):
+        build(tmp_path)
+
+
+def test_bad_rows_name_file_and_row(tmp_path):
+    rows = make_rows()
+    del rows[1]['gt_label']
+    _expect_error(tmp_path, rows, "missing key(s) ['gt_label']", row=1)
+
+    rows = make_rows()
+    rows[2]['gt_label'] = [0, 1]
+    _expect_error(tmp_path, rows, 'gt_label has 2 entries', row=2)
+
+    rows = make_rows()
+    rows[0]['gt_label'][3] = 2
+    _expect_error(tmp_path, rows, 'gt_label values', row=0)
+
+    rows = make_rows()
+    rows[2]['gaze']['readers'][1]['fixations'] = [['left', 3, 0.2]]
+    _expect_error(tmp_path, rows, 'not numeric', row=2)
+
+    rows = make_rows()
+    rows[1]['gaze']['readers'][0]['fixations'] = [[1, 2, 3, 4]]
+    _expect_error(tmp_path, rows, 'must be (K, 2) or (K, 3)', row=1)
+
+    rows = make_rows()
+    rows[0]['gaze']['image_size'] = [48]
+    _expect_error(tmp_path, rows, 'gaze image_size must be [H, W]', row=0)
+
+    rows = make_rows()
+    rows[2]['gaze']['image_size'] = [48, -64]
+    _expect_error(tmp_path, rows, 'gaze image_size must be [H, W]', row=2)
+
+    rows = make_rows()
+    rows[1]['gaze']['image_size'] = [96, 128]
+    _expect_error(tmp_path, rows, 'differs from img_shape', row=1)
+
+    rows = make_rows()
+    rows[3]['img_id'] = 'syn-0'
+    _expect_error(tmp_path, rows, "img_id 'syn-0' already used in row 0", row=3)
+
+
+def test_unknown_class_names_the_file(tmp_path):
+    write_dataset(tmp_path)
+    with pytest.raises(ValueError, match=r"train\.json.*unknown class.*'Nodule'"):
+        build(tmp_path, classes=['Cardiomegaly', 'Nodule'])
+
+
+def test_wrong_image_size_lazy_and_eager(tmp_path):
+    write_dataset(tmp_path, sizes={2: (50, 64)})
+    dataset = build(tmp_path, pipeline=[dict(type='LoadImageFromFile')])
+    assert dataset[0]['img'].shape[:2] == SIZE  # good rows load
+    with pytest.raises(ValueError,
+                       match=r'train\.json, row 2: image .*002\.png is 50x64'):
+        dataset[2]
+    with pytest.raises(ValueError, match=r'row 2: image .*is 50x64 .*48x64'):
+        build(tmp_path, check_image_size='eager')
+    # switched off: the sample loads
+    unchecked = build(tmp_path, check_image_size=False,
+                      pipeline=[dict(type='LoadImageFromFile')])
+    assert unchecked[2]['img'].shape[:2] == (50, 64)
+
+
+def test_bad_fixations_are_dropped_and_counted_not_errors(tmp_path):
+    rows = make_rows()
+    rows[0]['gaze']['readers'][0]['fixations'] = [[10, 20, 0.3], [500, 2, 0.3],
+                                                  [3, 4, -1.0]]
+    write_dataset(tmp_path, rows)
+    dataset = build(tmp_path, pipeline=[dict(type='LoadImageFromFile'),
+                                        dict(type='GazeHeatmap')])
+    with pytest.warns(UserWarning, match="image 'syn-0'.*1 negative_duration.*"
+                      '1 outside'):
+        out = dataset[0]
+    assert out['gaze_drop_counts'] == dict(nan=0, negative_duration=1, outside=1,
+                                           kept=2)
+    assert out['gaze_fixations'].shape == (2, 2)
+
+
+def test_synthetic_argument_generates_missing_benchmark(tmp_path, monkeypatch):
+    """With ``synthetic=`` and no annotation file, the dataset calls
+    generate_synthetic_cxr(data_root, **synthetic) first (a stand-in generator
+    here, so this test does not depend on the real one)."""
+    calls = []
+
+    def fake_generate(out_dir, num_images, **kwargs):
+        calls.append((out_dir, num_images, kwargs))
+        import pathlib
+        write_dataset(pathlib.Path(out_dir), make_rows(num_images))
+        return dict(num_images=num_images)
+
+    module = types.ModuleType('gazeprior_mm.datasets.synthetic')
+    module.generate_synthetic_cxr = fake_generate
+    monkeypatch.setitem(sys.modules, 'gazeprior_mm.datasets.synthetic', module)
+    monkeypatch.setattr(gazeprior_mm.datasets, 'synthetic', module, raising=False)
+    root = tmp_path / 'fresh'
+    dataset = build(root, synthetic=dict(num_images=3, preset='strong', seed=1))
+    assert len(dataset) == 3
+    assert calls == [(str(root), 3, dict(preset='strong', seed=1))]
+    build(root, synthetic=dict(num_images=3))  # exists now: no second call
+    assert len(calls) == 1
+
+
+def test_not_a_canonical_file(tmp_path):
+    ann = tmp_path / 'annotations' / 'train.json'
+    ann.parent.mkdir()
+    ann.write_text(json.dumps([dict(img_path='a.png')]))
+    with pytest.raises(ValueError, match=r'train\.json: not a canonical'):
+        build(tmp_path)
+    with pytest.raises(FileNotFoundError, match='missing.json'):
+        build(tmp_path, ann_file='missing.json')
+    copy.deepcopy(make_rows())  # rows are plain JSON data
