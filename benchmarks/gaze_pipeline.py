@@ -37,7 +37,8 @@ CONFIG = osp.join(osp.dirname(__file__), '..', 'configs', '_base_', 'datasets',
 
 
 def write_fallback_dataset(root, num_images=64, size=128, seed=0):
-    """Random grey images with 3 readers x ~20 fixations each (canonical format)."""
+    """Random grey images, 3 readers x 45 fixations each (EGD-CXR's mean count, see
+    research/data_formats.md), in the canonical format."""
     import cv2
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'images'), exist_ok=True)
@@ -49,7 +50,7 @@ def write_fallback_dataset(root, num_images=64, size=128, seed=0):
         path = f'images/{i:06d}.png'
         cv2.imwrite(osp.join(root, path), img)
         readers = [dict(reader=f'r{r}', fixations=np.column_stack([
-            rng.uniform(0, size - 1, (20, 2)), rng.uniform(0.1, 0.8, 20)]).tolist())
+            rng.uniform(0, size - 1, (45, 2)), rng.uniform(0.1, 0.8, 45)]).tolist())
             for r in range(3)]
         label = [0] * 14
         label[int(rng.integers(14))] = 1
@@ -60,7 +61,8 @@ def write_fallback_dataset(root, num_images=64, size=128, seed=0):
         json.dump(dict(metainfo=dict(classes=None), data_list=rows), f)
 
 
-def prepare_data_root(requested):
+def prepare_data_root(requested, fallback_size=128):
+    """The data to time: given, data/synthetic_cxr, generated, or written here."""
     if requested:
         return requested, 'given'
     if osp.exists('data/synthetic_cxr/annotations/train.json'):
@@ -68,30 +70,38 @@ def prepare_data_root(requested):
     root = tempfile.mkdtemp(prefix='gaze_pipeline_')
     try:
         from gazeprior_mm.datasets.synthetic import generate_synthetic_cxr
-        generate_synthetic_cxr(root, 120, img_size=128, seed=0)
-        return root, 'generate_synthetic_cxr (120 images)'
     except ImportError:
-        write_fallback_dataset(root)
-        return root, 'random images (synthetic generator not available)'
+        write_fallback_dataset(root, size=fallback_size)
+        return root, (f'random {fallback_size}-px images (synthetic generator not '
+                      'available)')
+    generate_synthetic_cxr(root, 120, img_size=fallback_size, seed=0)
+    return root, f'generate_synthetic_cxr (120 images of {fallback_size} px)'
 
 
 class Timer:
-    """Accumulates seconds per (category, name)."""
+    """Accumulates seconds per (category, name).
+
+    CPU time of this thread (``time.thread_time``), not wall time: on a shared
+    machine, time spent descheduled would otherwise land on whichever transform
+    happened to run. Everything runs single-threaded (torch, OpenCV) so that the
+    thread time is the whole cost.
+    """
 
     def __init__(self):
         self.seconds = defaultdict(float)
         self.calls = defaultdict(int)
 
-    def wrap(self, obj, attr, key):
+    def wrap(self, obj, attr, key, count=None):
+        """Time ``obj.attr``; ``count(args)`` = items done per call (default 1)."""
         original = getattr(obj, attr)
 
         def timed(*args, **kwargs):
-            start = time.perf_counter()
+            start = time.thread_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                self.seconds[key] += time.perf_counter() - start
-                self.calls[key] += 1
+                self.seconds[key] += time.thread_time() - start
+                self.calls[key] += count(args) if count else 1
 
         setattr(obj, attr, timed)
         return original
@@ -120,10 +130,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--num-samples', type=int, default=200)
     parser.add_argument('--data-root', default=None)
+    parser.add_argument('--config', default=CONFIG,
+                        help='dataset config whose train pipeline is timed')
+    parser.add_argument('--fallback-img-size', type=int, default=128,
+                        help='side of the images written when no data exists')
     args = parser.parse_args()
 
+    import cv2
     import torch
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpretrain.datasets.transforms import PackInputs
@@ -134,57 +150,79 @@ def main():
     from gazeprior_mm.registry import DATASETS
 
     init_default_scope('mmpretrain')
-    data_root, source = prepare_data_root(args.data_root)
-    cfg = Config.fromfile(CONFIG)
+    data_root, source = prepare_data_root(args.data_root, args.fallback_img_size)
+    cfg = Config.fromfile(args.config)
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.data_root = data_root
     ds_cfg.pop('synthetic', None)
     dataset = DATASETS.build(ds_cfg)
 
+    def measure(with_map=None):
+        """Time ``num`` samples; ``with_map`` overrides the packer's setting."""
+        for t in dataset.pipeline.transforms:
+            if type(t).__name__ == 'PackGazeInputs' and with_map is not None:
+                t.with_map = with_map
+        timer.seconds.clear()
+        timer.calls.clear()
+        for i in range(min(10, len(dataset))):  # warm-up (imports, caches)
+            dataset[i]
+        timer.seconds.clear()
+        timer.calls.clear()
+        start = time.perf_counter()
+        for i in range(num):
+            dataset[i % len(dataset)]
+        wall = time.perf_counter() - start
+        s = dict(timer.seconds)
+        total = {name: v for (cat, name), v in s.items() if cat == 'total'}
+        top_level = sum(total[type(t).__name__] for t in dataset.pipeline.transforms)
+        gaze = (total.get('GazeHeatmap', 0.0) +
+                s.get(('gaze', 'apply_view_affine'), 0.0) +
+                total.get('PackGazeInputs', 0.0) - s[('image', 'PackInputs')])
+        image = top_level - gaze  # everything else the pipeline does is image work
+        views = timer.calls[('gaze', 'render_views')]
+        return dict(ratio=gaze / image, gaze=gaze, image=image, wall=wall,
+                    views=views, render=s[('gaze', 'render_views')], total=total)
+
     timer = Timer()
     instrument(dataset.pipeline, timer)
     timer.wrap(geometry, 'apply_view_affine', ('gaze', 'apply_view_affine'))
     timer.wrap(PackInputs, 'transform', ('image', 'PackInputs'))
-    timer.wrap(formatting, '_view_targets', ('gaze', 'render_view_targets'))
-
+    timer.wrap(formatting, 'render_views', ('gaze', 'render_views'),
+               count=lambda args: len(args[0]))
     num = args.num_samples
-    for i in range(min(10, len(dataset))):  # warm-up (imports, caches)
-        dataset[i]
-    timer.seconds.clear()
-    timer.calls.clear()
-    start = time.perf_counter()
-    for i in range(num):
-        dataset[i % len(dataset)]
-    wall = time.perf_counter() - start
+    config_run = measure()  # the config as it is
+    light_run = measure(with_map=False)  # PackGazeInputs(with_map=False)
+    num_fixations = np.mean([
+        sum(len(r['fixations']) for r in (dataset.get_gaze(i)['gaze'] or
+                                          {}).get('readers', []))
+        for i in range(min(len(dataset), 100))])
 
-    s = timer.seconds
-    total = {name: v for (cat, name), v in s.items() if cat == 'total'}
-    top_level = sum(total[type(t).__name__] for t in dataset.pipeline.transforms)
-    gaze = (total.get('GazeHeatmap', 0.0) + s[('gaze', 'apply_view_affine')] +
-            total.get('PackGazeInputs', 0.0) - s[('image', 'PackInputs')])
-    image = top_level - gaze  # everything else the pipeline does is image work
-    num_views = timer.calls[('gaze', 'render_view_targets')]
-
-    # isolated rendering speed of one 112 x 112 view map + 14 x 14 patch weights
+    # isolated: one 112 x 112 map + 14 x 14 patch weights of 135 fixations
     rng = np.random.default_rng(0)
-    fix = rng.uniform(0, 111, (60, 2))
-    weights = rng.uniform(0.1, 1, 60)
+    fix = rng.uniform(0, 111, (135, 2))
+    weights = rng.uniform(0.1, 1, 135)
     reps = 500
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     for _ in range(reps):
         patch_gaze_weights(fixations_to_heatmap(fix, (112, 112), 5.0, weights), 14)
-    isolated = reps / (time.perf_counter() - t0)
+    isolated = reps / (time.thread_time() - t0)
 
-    per_sample = {n: 1e3 * v / num for n, v in sorted(total.items())}
+    per_sample = {n: round(1e3 * v / num, 4)
+                  for n, v in sorted(config_run['total'].items())}
     result = dict(
-        gaze_to_image_cost_ratio=round(gaze / image, 4),
-        heatmaps_per_s=round(num_views / s[('gaze', 'render_view_targets')], 1),
+        gaze_to_image_cost_ratio=round(config_run['ratio'], 4),
+        heatmaps_per_s=round(config_run['views'] / config_run['render'], 1),
+        gaze_ms_per_sample=round(1e3 * config_run['gaze'] / num, 4),
+        image_ms_per_sample=round(1e3 * config_run['image'] / num, 4),
+        pipeline_ms_per_sample=round(1e3 * config_run['wall'] / num, 4),
+        transform_ms_per_sample=per_sample,
+        ratio_without_full_maps=round(light_run['ratio'], 4),
+        patch_weights_per_s_without_full_maps=round(
+            light_run['views'] / light_run['render'], 1),
+        gaze_ms_per_sample_without_full_maps=round(1e3 * light_run['gaze'] / num, 4),
         isolated_heatmaps_per_s=round(isolated, 1),
-        gaze_ms_per_sample=round(1e3 * gaze / num, 4),
-        image_ms_per_sample=round(1e3 * image / num, 4),
-        pipeline_ms_per_sample=round(1e3 * wall / num, 4),
-        transform_ms_per_sample={k: round(v, 4) for k, v in per_sample.items()},
-        num_samples=num, views_per_sample=num_views / num, data=source,
+        num_samples=num, views_per_sample=config_run['views'] / num,
+        mean_fixations_per_image=float(num_fixations), data=source,
         target_ratio=0.05)
     print(json.dumps(result))
 

@@ -24,8 +24,9 @@ EMBED = 32
 class TinyImages(Dataset):
     """``n`` random 3x``IMG``x``IMG`` images, label = index parity; fixed per index."""
 
-    def __init__(self, n=32):
+    def __init__(self, n=32, augment=False):
         self.n = n
+        self.augment = augment
         self.metainfo = dict(classes=('a', 'b'))
 
     def __len__(self):
@@ -38,12 +39,14 @@ class TinyImages(Dataset):
         gen = torch.Generator().manual_seed(1000 + idx)
         img = torch.randint(0, 256, (3, IMG, IMG), generator=gen,
                             dtype=torch.uint8)
+        if self.augment and torch.rand(1).item() < 0.5:  # global RNG, like
+            img = img.flip(-1)  # random transforms in the main process
         return dict(inputs=img,
                     data_samples=DataSample(metainfo=dict(
                         sample_idx=idx)).set_gt_label(idx % 2))
 
 
-def tiny_vit_classifier():
+def tiny_vit_classifier(dropout=0.0):
     return dict(
         type='ImageClassifier',
         data_preprocessor=dict(type='ClsDataPreprocessor', mean=[128.] * 3,
@@ -52,7 +55,8 @@ def tiny_vit_classifier():
             type='VisionTransformer',
             arch=dict(embed_dims=EMBED, num_layers=2, num_heads=2,
                       feedforward_channels=64),
-            img_size=IMG, patch_size=8, out_type='cls_token'),
+            img_size=IMG, patch_size=8, out_type='cls_token',
+            drop_rate=dropout),
         head=dict(type='LinearClsHead', num_classes=2, in_channels=EMBED))
 
 
@@ -96,13 +100,13 @@ def tiny_runner(work_dir, max_iters=8, ckpt_interval=2, custom_hooks=(),
                 resume=False, load_from=None, launcher='none', n_images=32,
                 batch_size=4, checkpoint_type='AtomicCheckpointHook',
                 max_keep_ckpts=-1, model=None, sampler=None, lr=0.05,
-                model_wrapper_cfg=None):
+                model_wrapper_cfg=None, augment=False, dropout=0.0):
     """An iteration-based Runner on :class:`TinyImages`."""
     return Runner(
-        model=model or tiny_vit_classifier(),
+        model=model or tiny_vit_classifier(dropout),
         work_dir=str(work_dir),
         train_dataloader=dict(
-            dataset=TinyImages(n_images),
+            dataset=TinyImages(n_images, augment),
             sampler=sampler or dict(type='DefaultSampler', shuffle=True),
             batch_size=batch_size, num_workers=0,
             collate_fn=dict(type='pseudo_collate')),
@@ -128,3 +132,60 @@ def state_dict_of(runner):
     model = runner.model.module if hasattr(runner.model, 'module') \
         else runner.model
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def ddp_worker(rank, world_size, port, out_dir):
+    """Body of one rank of a 2-process gloo run (``torch.multiprocessing.spawn``).
+
+    1. 6 iterations of DDP training with :class:`GazeBalancedSampler`; saves this
+       rank's final weights and the samples it saw to ``out_dir/rank{r}.pth``.
+    2. A second run in which only rank 1 produces a NaN at iteration 2; saves the
+       error message each rank raised to ``out_dir/nan_rank{r}.txt``.
+    """
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
+                      RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(world_size), OMP_NUM_THREADS='1')
+    torch.set_num_threads(1)
+    from mmengine.config import Config
+
+    from gazeprior_mm.engine.distributed import setup_cpu_distributed
+    cfg = Config(dict(launcher='pytorch'))
+    assert setup_cpu_distributed(cfg)
+    common = dict(launcher='pytorch', model_wrapper_cfg=cfg.model_wrapper_cfg,
+                  sampler=dict(type='GazeBalancedSampler', seed=3))
+    rec = LossRecorder()
+    runner = tiny_runner(os.path.join(out_dir, 'work_train'), max_iters=6,
+                         ckpt_interval=3, custom_hooks=[rec], **common)
+    runner.train()
+    torch.save(dict(state=state_dict_of(runner), samples=rec.samples,
+                    wrapper=type(runner.model).__name__),
+               os.path.join(out_dir, f'rank{rank}.pth'))
+
+    poison = _RankPoison(rank_to_poison=1, k=2)
+    runner = tiny_runner(os.path.join(out_dir, 'work_nan'), max_iters=6,
+                         ckpt_interval=1,
+                         custom_hooks=[dict(type='NaNGuardHook'), poison],
+                         **common)
+    try:
+        runner.train()
+        msg = 'no error'
+    except FloatingPointError as err:
+        msg = str(err)
+    with open(os.path.join(out_dir, f'nan_rank{rank}.txt'), 'w') as f:
+        f.write(msg)
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+
+
+class _RankPoison(Hook):
+    """Scale one rank's logged loss to NaN at iteration ``k`` (after the step)."""
+
+    priority = 'HIGHEST'
+
+    def __init__(self, rank_to_poison, k):
+        self.rank_to_poison, self.k = rank_to_poison, k
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.rank == self.rank_to_poison and runner.iter + 1 == self.k:
+            outputs['loss'] = outputs['loss'] * float('nan')

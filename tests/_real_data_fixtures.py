@@ -29,10 +29,11 @@ MIMIC_LABELS = ('Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema',
                 'Enlarged Cardiomediastinum', 'Fracture', 'Lung Lesion', 'Lung Opacity',
                 'No Finding', 'Pleural Effusion', 'Pleural Other', 'Pneumonia',
                 'Pneumothorax', 'Support Devices')
-EGD_FIX_HEADER = ('SESSION_ID,MEDIA_ID,DICOM_ID,CNT,Time (in secs),TIMETICK(f=10000000),'
-                  'FPOGX,FPOGY,FPOGS,FPOGD,FPOGID,FPOGV,BPOGX,BPOGY,BPOGV,LPCX,LPCY,LPD,'
-                  'LPS,LPV,RPCX,RPCY,RPD,RPS,RPV,BKID,BKDUR,BKPMIN,LPMM,LPMMV,RPMM,RPMMV,'
-                  'SACCADE_MAG,SACCADE_DIR,VID_FRAME,X_ORIGINAL,Y_ORIGINAL').split(',')
+EGD_FIX_HEADER = (
+    'SESSION_ID,MEDIA_ID,DICOM_ID,CNT,Time (in secs),TIMETICK(f=10000000),'
+    'FPOGX,FPOGY,FPOGS,FPOGD,FPOGID,FPOGV,BPOGX,BPOGY,BPOGV,LPCX,LPCY,LPD,'
+    'LPS,LPV,RPCX,RPCY,RPD,RPS,RPV,BKID,BKDUR,BKPMIN,LPMM,LPMMV,RPMM,RPMMV,'
+    'SACCADE_MAG,SACCADE_DIR,VID_FRAME,X_ORIGINAL,Y_ORIGINAL').split(',')
 EGD_PADS = (0, 0, 600, 600)     # top, bottom, left, right (screen pixels)
 REFLACX_FIX_HEADER = (
     'timestamp_start_fixation,timestamp_end_fixation,x_position,y_position,'
@@ -185,7 +186,8 @@ def make_reflacx(root, readings=None, fixations=None, ellipses=True):
                     ('P102R000002', 'train', 'False', DICOM_HALF),
                     ('P102R000003', 'train', 'True', DICOM_HALF)]
     header = ['id', 'split', 'eye_tracking_data_discarded', 'image', 'dicom_id',
-              'subject_id', 'image_size_x', 'image_size_y'] + list(REFLACX_PHASE1_LABELS)
+              'subject_id', 'image_size_x', 'image_size_y'] + \
+        list(REFLACX_PHASE1_LABELS)
     rows = [[rid, split, disc, f'physionet.org/files/mimic-cxr/2.0.0/files/p10/'
              f'p{SUBJECT}/s{STUDY_A}/{d}.dcm', d, SUBJECT, w, h]
             + [0] * len(REFLACX_PHASE1_LABELS) for rid, split, disc, d in readings]
@@ -226,8 +228,9 @@ def make_chexpert(root, skip_images=()):
         label_row('CheXpert-v1.0-small/train/patient00002/study1/view1_frontal.jpg',
                   'Frontal', 'PA', {'No Finding': '1.0'}),
     ]
-    valid = [label_row('CheXpert-v1.0-small/valid/patient64541/study1/view1_frontal.jpg',
-                       'Frontal', 'AP', {'Edema': '1.0', 'Pleural Effusion': '0.0'})]
+    valid = [label_row(
+        'CheXpert-v1.0-small/valid/patient64541/study1/view1_frontal.jpg',
+        'Frontal', 'AP', {'Edema': '1.0', 'Pleural Effusion': '0.0'})]
     write_csv(osp.join(root, 'train.csv'), CHEXPERT_HEADER, train)
     write_csv(osp.join(root, 'valid.csv'), CHEXPERT_HEADER, valid)
     for row in train + valid:

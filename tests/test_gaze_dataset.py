@@ -256,3 +256,32 @@ def test_not_a_canonical_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='missing.json'):
         build(tmp_path, ann_file='missing.json')
     copy.deepcopy(make_rows())  # rows are plain JSON data
+
+
+@pytest.mark.parametrize('config,loader,views', [
+    ('synthetic_gaze_pretrain.py', 'train_dataloader', 2),
+    ('synthetic_linear.py', 'train_dataloader', 1),
+    ('synthetic_linear.py', 'test_dataloader', 1)])
+def test_dataset_configs_build_and_pack(tmp_path, config, loader, views):
+    """The shipped dataset configs, pointed at a tiny dataset, give packed samples
+    on the 14 x 14 grid of 112-px views."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    root = osp.join(osp.dirname(__file__), '..', 'configs', '_base_', 'datasets')
+    cfg = Config.fromfile(osp.join(root, config))
+    write_dataset(tmp_path)
+    ds_cfg = cfg[loader].dataset
+    ds_cfg.data_root = str(tmp_path)
+    ds_cfg.ann_file = 'annotations/train.json'
+    ds_cfg.synthetic = None
+    dataset = DATASETS.build(ds_cfg)
+    np.random.seed(0)
+    out = dataset[0]
+    sample = out['data_samples']
+    assert sample.gaze_weights.shape == (views, 14 * 14)
+    assert sample.gaze_map.shape == (views, 112, 112)
+    assert sample.has_gaze.shape == (views, ) and sample.crop_box.shape == (views, 4)
+    imgs = out['inputs'] if views > 1 else [out['inputs']]
+    assert all(img.shape == (3, 112, 112) for img in imgs)
+    assert cfg[loader].collate_fn['type'] == 'default_collate'

@@ -9,25 +9,31 @@ from gazeprior_mm.gaze import (clean_fixations, fixations_to_heatmap,
                                patch_gaze_weights, per_reader_heatmaps)
 
 
-def brute_force_heatmap(fix, weights, size, sx, sy):
+def brute_force_heatmap(fix, weights, size, sx, sy, exact):
     """Pixel-by-pixel evaluation of the documented formula (broadcast over
-    fixation x row x column)."""
+    fixation x row x column): the exact pixel integral or the sampled density."""
     rows = np.arange(size[0])[None, :, None]
     cols = np.arange(size[1])[None, None, :]
     x, y = fix[:, 0, None, None], fix[:, 1, None, None]
-    py = ndtr((rows + 0.5 - y) / sy) - ndtr((rows - 0.5 - y) / sy)
-    px = ndtr((cols + 0.5 - x) / sx) - ndtr((cols - 0.5 - x) / sx)
+    if exact:
+        py = ndtr((rows + 0.5 - y) / sy) - ndtr((rows - 0.5 - y) / sy)
+        px = ndtr((cols + 0.5 - x) / sx) - ndtr((cols - 0.5 - x) / sx)
+    else:
+        py = np.exp(-0.5 * ((rows - y) / sy) ** 2)
+        px = np.exp(-0.5 * ((cols - x) / sx) ** 2)
     mass = (weights[:, None, None] * py * px).sum(0)
     return mass / mass.sum()
 
 
-def test_heatmap_sums_to_one_and_matches_formula():
+@pytest.mark.parametrize('sigma,exact', [((3.0, 1.5), False), (0.4, True)])
+def test_heatmap_sums_to_one_and_matches_formula(sigma, exact):
     fix = np.array([[5.0, 7.0], [20.3, 3.2], [11.0, 15.5]])
     weights = np.array([0.2, 0.5, 0.3])
-    heat = fixations_to_heatmap(fix, (18, 25), sigma=(3.0, 1.5), weights=weights)
+    heat = fixations_to_heatmap(fix, (18, 25), sigma=sigma, weights=weights)
     assert heat.shape == (18, 25) and heat.dtype == np.float32
     assert heat.sum() == pytest.approx(1.0, abs=1e-5)
-    expected = brute_force_heatmap(fix, weights, (18, 25), 3.0, 1.5)
+    sx, sy = (sigma, sigma) if np.isscalar(sigma) else sigma
+    expected = brute_force_heatmap(fix, weights, (18, 25), sx, sy, exact)
     np.testing.assert_allclose(heat, expected, atol=1e-6)
 
 

@@ -219,3 +219,20 @@ def test_bad_arguments():
         TRANSFORMS.build(dict(type='GazeHeatmap', fusion='max'))
     with pytest.raises(KeyError, match='GazeHeatmap'):
         TRANSFORMS.build(dict(type='PackGazeInputs'))(make_results(None))
+
+
+def test_packing_without_full_maps_gives_the_same_patch_weights():
+    np.random.seed(3)
+    results = view_pipeline(num_views=3, pack=False)(
+        make_results([[20, 10, 0.3], [60, 45, 0.6], [75, 5, 0.2]]))
+    results['gaze_sigma'] = [(3.0, 2.0)] * 3  # wider than the point fixations
+    full = TRANSFORMS.build(dict(type='PackGazeInputs', grid=4, min_view_mass=0.2))(
+        results)['data_samples']
+    light = TRANSFORMS.build(dict(type='PackGazeInputs', grid=4, min_view_mass=0.2,
+                                  with_map=False))(results)['data_samples']
+    assert 'gaze_map' not in light
+    torch.testing.assert_close(light.gaze_weights, full.gaze_weights, atol=1e-5,
+                               rtol=1e-4)
+    torch.testing.assert_close(light.gaze_view_mass, full.gaze_view_mass, atol=1e-5,
+                               rtol=1e-4)
+    assert light.has_gaze.tolist() == full.has_gaze.tolist()

@@ -71,6 +71,9 @@ def main(argv=None):
     if args.out is None and args.out_item is not None:
         raise ValueError('Please use `--out` to specify the output file.')
     cfg = merge_args(Config.fromfile(args.config), args)
+    # CPU-only nodes: mmengine's init_dist/DDP wrapper assume CUDA; set up gloo
+    from gazeprior_mm.engine.distributed import setup_cpu_distributed
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)
     if args.out and args.out_item in ['pred', None]:

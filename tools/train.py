@@ -135,6 +135,9 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    # CPU-only nodes: mmengine's init_dist/DDP wrapper assume CUDA; set up gloo
+    from gazeprior_mm.engine.distributed import setup_cpu_distributed
+    setup_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

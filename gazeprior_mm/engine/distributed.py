@@ -9,13 +9,16 @@ from ``model_wrapper_cfg``, so :func:`setup_cpu_distributed` (called by
 gloo group itself and selects :class:`CPUCompatibleDistributedDataParallel`.
 On GPU machines it does nothing: NCCL and mmengine's defaults apply unchanged.
 """
+import logging
 import os
 import subprocess
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.model import MMDistributedDataParallel
-from mmpretrain.registry import MODEL_WRAPPERS
+from mmengine.logging import print_log
+from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
+# mmengine's Runner.wrap_model looks the type up in the *root* registry
+from mmengine.registry import MODEL_WRAPPERS
 
 __all__ = ['CPUCompatibleDistributedDataParallel', 'setup_cpu_distributed',
            'init_cpu_process_group']
@@ -23,14 +26,31 @@ __all__ = ['CPUCompatibleDistributedDataParallel', 'setup_cpu_distributed',
 
 @MODEL_WRAPPERS.register_module()
 class CPUCompatibleDistributedDataParallel(MMDistributedDataParallel):
-    """``MMDistributedDataParallel`` that drops ``device_ids`` for CPU modules.
+    """``MMDistributedDataParallel`` that also runs CPU modules (gloo).
 
-    torch's DDP requires ``device_ids=None`` when the module lives on CPU; mmengine
-    always passes ``[LOCAL_RANK]``. On GPU modules it behaves exactly like its base.
+    For a module on CPU it
+
+    * drops ``device_ids`` (torch's DDP requires ``None`` there; mmengine always
+      passes ``[LOCAL_RANK]``);
+    * reverts ``SyncBatchNorm`` layers (configs written for GPUs, e.g.
+      mmpretrain's SimCLR/MoCo necks, use them; torch implements them for GPUs
+      only) to ``BatchNorm``: statistics become per rank, as with plain BN under
+      DDP. A warning gives the number of layers reverted.
+
+    On GPU modules it behaves exactly like its base.
     """
 
     def __init__(self, module, device_ids=None, **kwargs):
         on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
+        if on_cpu:
+            num_sync_bn = sum(isinstance(m, torch.nn.SyncBatchNorm)
+                              for m in module.modules())
+            if num_sync_bn:
+                module = revert_sync_batchnorm(module)
+                print_log(
+                    f'{num_sync_bn} SyncBatchNorm layer(s) reverted to '
+                    'BatchNorm for CPU (gloo) training: BN statistics are per '
+                    'rank', logger='current', level=logging.WARNING)
         super().__init__(
             module=module, device_ids=None if on_cpu else device_ids, **kwargs)
 

@@ -119,6 +119,66 @@ def per_reader_heatmaps(fixations: np.ndarray, reader_index: np.ndarray,
     return (maps * scale[:, None, None]).astype(np.float32)
 
 
+def fuse_fixation_weights(xy: np.ndarray,
+                          reader_index: np.ndarray,
+                          num_readers: int,
+                          durations: Optional[np.ndarray] = None,
+                          size: Optional[Sequence[int]] = None,
+                          sigma: SigmaType = 5.0,
+                          mode: str = 'mean',
+                          agreement_size: int = 32) -> Tuple[np.ndarray, np.ndarray]:
+    """Fused weights of all readers' stacked fixations.
+
+    ``w_k = rho_r(k) * d_k / sum_{k' of r(k)} d_k'`` (uniform within a reader when it
+    has no durations or they are all 0), normalised to sum 1.
+
+    Args:
+        xy (np.ndarray): (K, 2) x, y of all readers' clean fixations.
+        reader_index (np.ndarray): (K,) int reader of each fixation.
+        num_readers (int): R (readers without fixations get rho 0).
+        durations (np.ndarray, optional): (K,) non-negative durations.
+        size (Sequence[int], optional): (H, W) grid of ``xy`` (needed by
+            'agreement').
+        sigma (float | tuple): Gaussian std in pixels of that grid ('agreement').
+        mode (str): 'mean' or 'agreement' (see module docstring).
+        agreement_size (int): agreement is measured on heatmaps whose longer side is
+            this many pixels (cheap; the weights barely depend on it).
+
+    Returns:
+        tuple: ``(weights, rho)`` -- float32 (K,) summing to 1 (empty when K = 0)
+        and float64 (R,) reader weights.
+    """
+    if mode not in FUSION_MODES:
+        raise ValueError(f'mode must be one of {FUSION_MODES}, got {mode!r}')
+    counts = np.bincount(reader_index, minlength=num_readers)
+    if len(xy) == 0:
+        return np.zeros(0, np.float32), np.zeros(num_readers)
+    raw = (np.ones(len(xy)) if durations is None else
+           np.clip(np.asarray(durations, np.float64), 0, None))
+    reader_total = np.bincount(reader_index, weights=raw, minlength=num_readers)
+    if np.any((reader_total <= 0) & (counts > 0)):
+        # a reader whose durations are all 0 falls back to uniform weights
+        raw = np.where(reader_total[reader_index] <= 0, 1.0, raw)
+        reader_total = np.bincount(reader_index, weights=raw, minlength=num_readers)
+    within = raw / reader_total[reader_index]
+    present = counts > 0
+    if mode == 'agreement' and present.sum() > 1:
+        if size is None:
+            raise ValueError("mode='agreement' needs the grid size")
+        height, width = int(size[0]), int(size[1])
+        scale = agreement_size / max(height, width)
+        small = (max(1, round(height * scale)), max(1, round(width * scale)))
+        sx, sy = _as_pair(sigma, 'sigma')
+        small_xy = (np.asarray(xy, np.float64) + 0.5) * scale - 0.5
+        maps = per_reader_heatmaps(small_xy, reader_index, num_readers, small,
+                                   (sx * scale, sy * scale), within)
+        rho = reader_weights(maps, 'agreement')
+    else:
+        rho = present / present.sum()
+    weights = rho[reader_index] * within
+    return (weights / weights.sum()).astype(np.float32), rho
+
+
 def fuse_reader_fixations(readers: Sequence[np.ndarray],
                           size: Sequence[int],
                           sigma: SigmaType = 5.0,
@@ -135,48 +195,28 @@ def fuse_reader_fixations(readers: Sequence[np.ndarray],
         sigma (float | tuple): Gaussian std in pixels of that grid (agreement only).
         mode (str): 'mean' or 'agreement' (see module docstring).
         duration_weighted (bool): weight fixations by duration within a reader
-            (needs the third column; otherwise uniform).
-        agreement_size (int): agreement is measured on heatmaps whose longer side is
-            this many pixels (cheap; the weights barely depend on it).
+            (needs the third column in every reader; otherwise uniform).
+        agreement_size (int): see :func:`fuse_fixation_weights`.
 
     Returns:
         tuple: ``(xy, weights, rho)`` -- float32 (K, 2) fixations of all readers,
         float32 (K,) weights summing to 1 (empty when no fixation), float64 (R,)
         reader weights.
     """
-    if mode not in FUSION_MODES:
-        raise ValueError(f'mode must be one of {FUSION_MODES}, got {mode!r}')
     num_readers = len(readers)
     counts = np.array([len(r) for r in readers], dtype=np.int64)
     if counts.sum() == 0:
+        if mode not in FUSION_MODES:
+            raise ValueError(f'mode must be one of {FUSION_MODES}, got {mode!r}')
         return (np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
                 np.zeros(num_readers))
-    reader_index = np.repeat(np.arange(num_readers), counts)
     with_duration = all(np.shape(r)[1] >= 3 for r in readers if len(r))
     stacked = np.concatenate(
-        [np.asarray(r, np.float64)[:, :3 if with_duration else 2]
+        [np.asarray(r, np.float32)[:, :3 if with_duration else 2]
          for r in readers if len(r)], axis=0)
-    xy = stacked[:, :2]
-    raw = (np.clip(stacked[:, 2], 0, None)
-           if duration_weighted and with_duration else np.ones(len(xy)))
-    reader_total = np.bincount(reader_index, weights=raw, minlength=num_readers)
-    # a reader whose durations are all 0 falls back to uniform weights
-    zero_total = reader_total[reader_index] <= 0
-    raw = np.where(zero_total, 1.0, raw)
-    reader_total = np.bincount(reader_index, weights=raw, minlength=num_readers)
-    within = raw / reader_total[reader_index]
-    present = counts > 0
-    if mode == 'agreement' and present.sum() > 1:
-        height, width = int(size[0]), int(size[1])
-        scale = agreement_size / max(height, width)
-        small = (max(1, round(height * scale)), max(1, round(width * scale)))
-        sx, sy = _as_pair(sigma, 'sigma')
-        small_xy = (xy + 0.5) * scale - 0.5
-        maps = per_reader_heatmaps(small_xy, reader_index, num_readers, small,
-                                   (sx * scale, sy * scale), within)
-        rho = reader_weights(maps, 'agreement')
-    else:
-        rho = present / present.sum()
-    weights = rho[reader_index] * within
-    weights = weights / weights.sum()
-    return xy.astype(np.float32), weights.astype(np.float32), rho
+    reader_index = np.repeat(np.arange(num_readers), counts)
+    durations = stacked[:, 2] if duration_weighted and with_duration else None
+    weights, rho = fuse_fixation_weights(stacked[:, :2], reader_index, num_readers,
+                                         durations, size, sigma, mode,
+                                         agreement_size)
+    return np.ascontiguousarray(stacked[:, :2]), weights, rho

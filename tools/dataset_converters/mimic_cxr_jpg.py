@@ -37,6 +37,11 @@ def parse_args(argv=None):
                         help='trust metadata Rows x Columns, do not open the JPGs')
     parser.add_argument('--require-labels', action='store_true',
                         help='reject images whose study has no label row')
+    parser.add_argument('--image-out', default=None,
+                        help='also write downscaled JPG copies under this folder '
+                        '(same files/ tree; use it as data_root)')
+    parser.add_argument('--max-side', type=int, default=None,
+                        help='long side of the copies in pixels, e.g. 512')
     parser.add_argument('--report-json', default=None, help='also write the report')
     parser.add_argument('--no-progress', action='store_true')
     return parser.parse_args(argv)
@@ -51,8 +56,9 @@ def main(argv=None):
             labels=args.labels, uncertain_policy=args.uncertain_policy,
             blank_policy=args.blank_policy, check_images=not args.no_check_images,
             require_labels=args.require_labels, splits=args.splits,
+            image_out=args.image_out, max_side=args.max_side,
             progress=not args.no_progress)
-    except ConversionError as e:
+    except (ConversionError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     print(report.format())

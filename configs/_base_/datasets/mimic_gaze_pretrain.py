@@ -4,8 +4,10 @@
 # PackGazeInputs), at 224-px views on the 14 x 14 patch grid of a ViT-B/16.
 # The annotation files are written by the converters (docs/data_preparation.md):
 #   tools/dataset_converters/mimic_cxr_jpg.py  -> annotations/mimic_{split}.json
-#   tools/dataset_converters/egd_cxr.py, reflacx.py -> annotations/mimic_gaze_{split}.json
-# img_path entries are relative to data_root: files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg
+#   tools/dataset_converters/egd_cxr.py, reflacx.py
+#       -> annotations/mimic_gaze_{split}.json
+# img_path entries are relative to data_root:
+#   files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg
 _base_ = ['./synthetic_gaze_pretrain.py']
 
 data_root = 'data/mimic_cxr'

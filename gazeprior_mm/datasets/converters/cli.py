@@ -38,7 +38,8 @@ def run_gaze_converter(convert, args):
         int: exit status, 0 or 2 (structural error, message on stderr).
     """
     pairs = [(osp.join(args.ann_dir, f'{args.src_prefix}_{s}.json'),
-              osp.join(args.ann_dir, f'{args.dst_prefix}_{s}.json')) for s in args.splits]
+              osp.join(args.ann_dir, f'{args.dst_prefix}_{s}.json'))
+             for s in args.splits]
     try:
         report = convert(args.root, pairs, only_with_gaze=args.only_with_gaze,
                          progress=not args.no_progress)

@@ -104,9 +104,9 @@ def _bad_row(path, row_no, fields, n_cols, report):
 
 
 def parse_float(value, path, row_no, column):
-    """``float(value)`` or a ValueError naming file, row, column and value."""
+    """``float(value)`` or a ValueError naming the column and the bad value (the
+    caller's report message adds file and row)."""
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f'{path}, row {row_no}: column {column!r} is not a number: '
-                         f'{value!r}') from None
+        raise ValueError(f'column {column!r} is not a number: {value!r}') from None

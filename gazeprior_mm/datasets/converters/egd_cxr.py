@@ -50,7 +50,8 @@ def read_egd_fixations(path, known_ids, report, progress=True):
     groups = OrderedDict()   # dicom_id -> [session, first_row, list of tuples]
     duplicated = set()
     rows = iter_csv_rows(path, egd.FIXATION_COLUMNS, report=report)
-    for row_no, row in tqdm(rows, desc='EGD fixations', unit='fix', disable=not progress):
+    for row_no, row in tqdm(rows, desc='EGD fixations', unit='fix',
+                            disable=not progress):
         dicom_id = row['DICOM_ID'].strip()
         if dicom_id not in known_ids:
             report.count('dropped', 'calibration_or_unknown_dicom_id',

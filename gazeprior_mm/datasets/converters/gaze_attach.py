@@ -75,7 +75,15 @@ def attach_readings(entry, readings, report):
     dst = tuple(entry.get('img_shape') or ())
     new_readers, new_lesions, anatomy = [], [], None
     for reading in readings:
-        src = reading.source_size or tuple(entry.get('dicom_shape') or ())
+        dicom_shape = tuple(entry.get('dicom_shape') or ())
+        if reading.source_size and dicom_shape and \
+                tuple(reading.source_size) != dicom_shape:
+            report.count('notes', 'gaze_grid_differs_from_metadata_rows_columns',
+                         message=f'{reading.source}: {reading.dicom_id} is '
+                                 f'{reading.source_size} in the gaze file but '
+                                 f'{dicom_shape} in the MIMIC metadata; using the '
+                                 'gaze file\'s size')
+        src = reading.source_size or dicom_shape
         if not src:
             src = dst
             report.count('notes', 'source_grid_unknown_assumed_jpg_grid',
@@ -101,15 +109,23 @@ def attach_readings(entry, readings, report):
         new_lesions += [_lesion_to_json(les, reading.reader, src, dst)
                         for les in reading.lesions]
         if reading.anatomy:
-            anatomy = [dict(name=a['name'],
-                            bbox=_round(_xyxy_to_xywh(_box_to_grid(a['box'], src, dst))))
-                       for a in reading.anatomy]
+            anatomy = [dict(name=a['name'], bbox=_round(
+                _xyxy_to_xywh(_box_to_grid(a['box'], src, dst))))
+                for a in reading.anatomy]
     replaced = {r.reader for r in readings}
     old_gaze = entry.get('gaze') or {}
     readers = [r for r in old_gaze.get('readers', []) if r['reader'] not in replaced]
+    old_size = tuple(old_gaze.get('image_size') or dst)
+    if readers and old_size != dst:  # kept readers follow the image to its new grid
+        report.count('notes', 'kept_readers_rescaled_to_new_image_size',
+                     message=f'{entry.get("img_id")}: {old_size} -> {dst}')
+        readers = [dict(r, fixations=_round(map_points_to_grid(
+            np.asarray(r['fixations'], float).reshape(-1, 3), old_size, dst)))
+            for r in readers]
     readers = sorted(readers + new_readers, key=lambda r: r['reader'])
     entry['gaze'] = dict(image_size=list(dst), readers=readers) if readers else None
-    lesions = [les for les in entry.get('lesions', []) if les.get('reader') not in replaced]
+    lesions = [les for les in entry.get('lesions', [])
+               if les.get('reader') not in replaced]
     lesions += new_lesions
     if lesions:
         entry['lesions'] = sorted(lesions, key=lambda les: (

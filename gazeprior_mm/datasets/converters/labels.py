@@ -1,13 +1,7 @@
 """CheXpert label parsing and the uncertainty / blank policies of the converters."""
 import json
 
-#: CheXpert's 14 labels in the order of docs/interfaces.md (same as
-#: ``gazeprior_mm.datasets.gaze_cxr.CHEXPERT_CLASSES``; a test checks they agree).
-CHEXPERT_CLASSES = (
-    'No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly', 'Lung Opacity',
-    'Lung Lesion', 'Edema', 'Consolidation', 'Pneumonia', 'Atelectasis',
-    'Pneumothorax', 'Pleural Effusion', 'Pleural Other', 'Fracture',
-    'Support Devices')
+from ..gaze_cxr import CHEXPERT_CLASSES  # noqa: F401  (the 14 labels, in order)
 
 UNCERTAIN_POLICIES = ('keep', 'ones', 'zeros', 'ignore')
 BLANK_POLICIES = ('zero', 'uncertain')
@@ -30,8 +24,9 @@ def parse_uncertain_policy(policy):
 
     ``policy`` is one of ``'keep'`` (leave -1 for the dataset's ``uncertain_policy``),
     ``'ones'`` (U-Ones), ``'zeros'`` (U-Zeros), ``'ignore'`` (same as keep: -1 is the
-    canonical "ignore me" value, masked by ``GazeCXRDataset(uncertain_policy='ignore')``),
-    or a per-label dict (or its JSON text), e.g.
+    canonical "ignore me" value, masked by
+    ``GazeCXRDataset(uncertain_policy='ignore')``), or a per-label dict (or its JSON
+    text), e.g.
     ``{"Atelectasis": "ones", "Edema": "ones", "default": "zeros"}``.
     """
     if isinstance(policy, str) and policy.strip().startswith('{'):

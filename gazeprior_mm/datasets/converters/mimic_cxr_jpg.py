@@ -3,20 +3,23 @@
 Input (the PhysioNet ``mimic-cxr-jpg`` release as downloaded, csv or csv.gz)::
 
     ROOT/files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg
-    ROOT/mimic-cxr-2.0.0-metadata.csv   dicom_id,subject_id,study_id,...,ViewPosition,Rows,Columns,...
-    ROOT/mimic-cxr-2.0.0-split.csv      dicom_id,study_id,subject_id,split   (train/validate/test)
-    ROOT/mimic-cxr-2.0.0-chexpert.csv   subject_id,study_id,<14 labels>      (or -negbio.csv)
+    ROOT/mimic-cxr-2.0.0-metadata.csv   dicom_id,subject_id,study_id,...,
+                                        ViewPosition,Rows,Columns,...
+    ROOT/mimic-cxr-2.0.0-split.csv      dicom_id,study_id,subject_id,split
+                                        (split: train / validate / test)
+    ROOT/mimic-cxr-2.0.0-chexpert.csv   subject_id,study_id,<14 labels>
+                                        (or mimic-cxr-2.0.0-negbio.csv)
 
 Output: ``OUT/mimic_{split}.json`` for each split. Each item keeps the MIMIC ids, the
 view and ``dicom_shape`` ([Rows, Columns] of the DICOM, the grid of EGD/REFLACX gaze)
 next to the stored JPG's ``img_shape``, so the gaze converters can map coordinates.
 """
-import os
 import os.path as osp
 
 from tqdm import tqdm
 
 from .csv_stream import find_file, iter_csv_rows
+from .image_resize import write_resized_copy
 from .image_size import read_image_size
 from .labels import (CHEXPERT_CLASSES, labels_to_canonical, parse_label,
                      parse_uncertain_policy)
@@ -45,8 +48,8 @@ def read_mimic_labels(path, report, uncertain_policy='keep', blank_policy='zero'
     twice, are rejected and counted."""
     policy = parse_uncertain_policy(uncertain_policy)
     labels = {}
-    for row_no, row in iter_csv_rows(path, ('subject_id', 'study_id') + CHEXPERT_CLASSES,
-                                     report=report):
+    required = ('subject_id', 'study_id') + CHEXPERT_CLASSES
+    for row_no, row in iter_csv_rows(path, required, report=report):
         key = (row['subject_id'].strip(), row['study_id'].strip())
         try:
             values = [parse_label(row[name]) for name in CHEXPERT_CLASSES]
@@ -77,7 +80,7 @@ def read_mimic_splits(path, report):
 def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
                           uncertain_policy='keep', blank_policy='zero',
                           check_images=True, require_labels=False, splits=SPLITS,
-                          progress=True):
+                          image_out=None, max_side=None, progress=True):
     """Convert MIMIC-CXR-JPG to ``out_dir/mimic_{split}.json``.
 
     Args:
@@ -93,12 +96,21 @@ def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
         require_labels (bool): reject images whose study has no label row instead of
             keeping them with blank labels (counted either way).
         splits (Sequence[str]): splits to write.
+        image_out (str | None): write downscaled copies of the kept images under
+            this folder (same ``files/...`` tree, long side ``max_side``); the items'
+            ``img_shape`` is then the copy's and ``img_path`` is relative to
+            ``image_out`` (use it as ``data_root``). Existing up-to-date copies are
+            kept, so an interrupted run resumes. Gaze converters map coordinates
+            onto the copies' grid.
+        max_side (int | None): long side of the copies (required with image_out).
         progress (bool): tqdm progress bar.
 
     Returns:
         ConversionReport: counts of images written per split and rows rejected.
     """
     report = ConversionReport('MIMIC-CXR-JPG')
+    if (image_out is None) != (max_side is None):
+        raise ValueError('image_out and max_side go together')
     if labels not in LABEL_FILES:
         raise ValueError(f'labels must be one of {list(LABEL_FILES)}, got {labels!r}')
     meta_path = find_file(root, METADATA_FILES)
@@ -114,7 +126,8 @@ def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
     seen = set()
     required = ('dicom_id', 'subject_id', 'study_id', 'ViewPosition', 'Rows', 'Columns')
     rows = iter_csv_rows(meta_path, required, report=report)
-    for row_no, row in tqdm(rows, desc='MIMIC-CXR-JPG', unit='img', disable=not progress):
+    for row_no, row in tqdm(rows, desc='MIMIC-CXR-JPG', unit='img',
+                            disable=not progress):
         dicom_id = row['dicom_id'].strip()
         subject_id, study_id = row['subject_id'].strip(), row['study_id'].strip()
         view = row['ViewPosition'].strip().upper()
@@ -179,6 +192,21 @@ def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
             report.count('notes', 'images_without_label_row_(blank_labels)',
                          message=f'study ({subject_id}, {study_id})')
             gt_label = list(blank_labels)
+        if image_out is not None:
+            try:
+                img_shape, written = write_resized_copy(
+                    osp.join(root, rel), osp.join(image_out, rel), max_side,
+                    img_shape if check_images else None)
+            except FileNotFoundError:
+                report.reject('missing_image', meta_path, row_no,
+                              f'{osp.join(root, rel)} does not exist')
+                continue
+            except ValueError as e:
+                report.reject('unreadable_image', meta_path, row_no, str(e))
+                continue
+            img_shape = list(img_shape)
+            report.count('written', 'resized_copies_written' if written
+                         else 'resized_copies_up_to_date')
         data_lists[split].append(dict(
             img_path=rel, img_id=dicom_id, gt_label=gt_label, img_shape=img_shape,
             dicom_shape=dicom_shape, split=split, subject_id=subject_id,

@@ -33,7 +33,8 @@ def read_reflacx_fixations(path, image_size, report):
                            for c in reflacx.FIXATION_COLUMNS])
         except ValueError as e:
             report.reject('malformed_row', path, row_no, str(e))
-    table = np.array(values, dtype=np.float64).reshape(-1, len(reflacx.FIXATION_COLUMNS))
+    table = np.array(values, dtype=np.float64).reshape(
+        -1, len(reflacx.FIXATION_COLUMNS))
     reasons = reflacx.reflacx_fixation_drop_reasons(table, image_size)
     for reason in sorted(set(reasons) - {''}):
         report.count('dropped', reason, int((reasons == reason).sum()),
@@ -87,7 +88,8 @@ def read_reflacx(root, report, phases=reflacx.PHASES, progress=True):
             where = f'{meta_path}, row {row_no}'
             if reading_id in seen:
                 report.reject('duplicated_reading', meta_path, row_no,
-                              f'reading id {reading_id} already read; keeping the first')
+                              f'reading id {reading_id} already read; keeping the '
+                              'first')
                 continue
             seen.add(reading_id)
             try:
@@ -99,8 +101,8 @@ def read_reflacx(root, report, phases=reflacx.PHASES, progress=True):
                         int(parse_float(row['image_size_x'], meta_path, row_no,
                                         'image_size_x')))
                 if reflacx.reflacx_phase(reading_id) != phase:
-                    raise ValueError(f'{where}: reading id {reading_id} is not of '
-                                     f'phase {phase}')
+                    raise ValueError(f'reading id {reading_id} is not of phase '
+                                     f'{phase}')
             except ValueError as e:
                 report.reject('malformed_row', meta_path, row_no, str(e))
                 continue

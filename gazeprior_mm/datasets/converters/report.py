@@ -70,7 +70,9 @@ class ConversionReport:
         """The human-readable final report of a converter."""
         lines = [f'== {self.name}: conversion report ==']
         for kind in self.KINDS:
-            lines.append(f'{kind}: {self.total(kind)}')
+            # 'written' mixes units (images, gaze sets, fixations): no total
+            lines.append(f'{kind}:' if kind == 'written' else
+                         f'{kind}: {self.total(kind)}')
             for reason, n in sorted(self.counts[kind].items()):
                 lines.append(f'  {reason}: {n}')
                 for msg in self.examples.get((kind, reason), []):

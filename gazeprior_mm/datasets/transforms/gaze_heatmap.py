@@ -4,7 +4,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from gazeprior_mm.gaze.fusion import FUSION_MODES, fuse_reader_fixations
+from gazeprior_mm.gaze.fusion import FUSION_MODES, fuse_fixation_weights
 from gazeprior_mm.gaze.heatmap import (DROP_REASONS, _as_pair, clean_fixations,
                                        fixations_to_heatmap)
 from gazeprior_mm.registry import TRANSFORMS
@@ -32,7 +32,7 @@ class GazeHeatmap(BaseTransform):
     ``gaze_map`` float32 (H, W) (if ``render_map``; sums to 1 or zeros),
     ``gaze_geometry`` (identity, see :mod:`.geometry`), ``gaze_reader_weights``
     (R,), ``gaze_drop_counts`` dict. **Modified**: ``has_gaze`` becomes False when
-    no fixation survives cleaning.
+    no fixation survives cleaning. **Removed** (unless ``keep_raw``): ``gaze``.
 
     Args:
         sigma (float | tuple[float, float]): Gaussian std in pixels of the gaze grid
@@ -45,6 +45,8 @@ class GazeHeatmap(BaseTransform):
         render_map (bool): render ``gaze_map`` for the current image. Pipelines that
             crop afterwards may switch it off (the packer renders each view).
         warn (bool): warn about dropped fixations. Defaults to True.
+        keep_raw (bool): keep the raw ``gaze`` dict in the results. Defaults to
+            False: it is consumed here, and dropping it saves copying it per view.
     """
 
     def __init__(self,
@@ -53,7 +55,8 @@ class GazeHeatmap(BaseTransform):
                  fusion: str = 'mean',
                  duration_weighted: bool = True,
                  render_map: bool = True,
-                 warn: bool = True) -> None:
+                 warn: bool = True,
+                 keep_raw: bool = False) -> None:
         if fusion not in FUSION_MODES:
             raise ValueError(f'fusion must be one of {FUSION_MODES}, got {fusion!r}')
         self.sigma = _as_pair(sigma, 'sigma')
@@ -62,46 +65,56 @@ class GazeHeatmap(BaseTransform):
         self.duration_weighted = duration_weighted
         self.render_map = render_map
         self.warn = warn
+        self.keep_raw = keep_raw
 
     def transform(self, results: dict) -> dict:
         shape = (results['img'].shape[:2]
                  if 'img' in results else tuple(results['img_shape'][:2]))
-        gaze = results.get('gaze')
-        counts = dict.fromkeys(DROP_REASONS, 0)
-        counts['kept'] = 0
-        xy = np.zeros((0, 2), np.float32)
-        weights = np.zeros(0, np.float32)
-        rho = np.zeros(0)
-        sigma = self.sigma
-        if gaze and results.get('has_gaze', True):
-            src_h, src_w = (int(v) for v in gaze['image_size'])
-            if self.sigma_rel is not None:
-                sigma = (self.sigma_rel * max(src_h, src_w),) * 2
-            readers = []
-            for reader in gaze.get('readers') or []:
-                kept, reader_counts = clean_fixations(
-                    reader['fixations'], (src_h, src_w),
-                    image_id=results.get('img_id'), warn=self.warn)
-                readers.append(kept)
-                for key, value in reader_counts.items():
-                    counts[key] += value
-            if counts['kept']:
-                xy, weights, rho = fuse_reader_fixations(
-                    readers, (src_h, src_w), sigma, self.fusion,
-                    self.duration_weighted)
-            scale = np.array([shape[1] / src_w, shape[0] / src_h], np.float32)
-            xy = (xy + 0.5) * scale - 0.5
-            sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
+        gaze = results.get('gaze') if results.get('has_gaze', True) else None
+        xy, weights, rho, counts, sigma = self._fuse(gaze, shape,
+                                                     results.get('img_id'))
+        if not self.keep_raw:
+            results.pop('gaze', None)
         results['has_gaze'] = bool(len(xy))
-        results['gaze_fixations'] = xy.astype(np.float32)
+        results['gaze_fixations'] = xy
         results['gaze_fixation_weights'] = weights
-        results['gaze_sigma'] = (float(sigma[0]), float(sigma[1]))
+        results['gaze_sigma'] = sigma
         results['gaze_reader_weights'] = rho
         results['gaze_drop_counts'] = counts
         results['gaze_geometry'] = init_geometry(shape)
         if self.render_map:
             results['gaze_map'] = fixations_to_heatmap(xy, shape, sigma, weights)
         return results
+
+    def _fuse(self, gaze: Optional[dict], shape, image_id):
+        """Clean all readers' fixations at once, fuse them, map them to ``shape``."""
+        counts = dict.fromkeys(DROP_REASONS, 0)
+        counts['kept'] = 0
+        readers = (gaze or {}).get('readers') or []
+        arrays = [np.asarray(r['fixations'], np.float32) for r in readers]
+        lengths = [len(a) for a in arrays]
+        if not gaze or sum(lengths) == 0:
+            return (np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
+                    np.zeros(len(readers)), counts, self.sigma)
+        src_h, src_w = (int(v) for v in gaze['image_size'])
+        sigma = self.sigma if self.sigma_rel is None else \
+            (self.sigma_rel * max(src_h, src_w), ) * 2
+        columns = min(a.shape[1] for a in arrays if len(a))
+        stacked = np.concatenate([a[:, :columns] for a in arrays if len(a)])
+        kept, counts, keep = clean_fixations(stacked, (src_h, src_w), image_id,
+                                             warn=self.warn, return_mask=True)
+        reader_index = np.repeat(np.arange(len(arrays)), lengths)[keep]
+        durations = kept[:, 2] if self.duration_weighted and columns == 3 else None
+        weights, rho = fuse_fixation_weights(kept[:, :2], reader_index, len(arrays),
+                                             durations, (src_h, src_w), sigma,
+                                             self.fusion)
+        # x' = (W / W0)(x + 1/2) - 1/2, in place on a fresh (K, 2) array
+        scale = np.array([shape[1] / src_w, shape[0] / src_h], np.float32)
+        xy = kept[:, :2] + np.float32(0.5)
+        xy *= scale
+        xy -= np.float32(0.5)
+        sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
+        return xy, weights, rho, counts, sigma
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(sigma={self.sigma}, '

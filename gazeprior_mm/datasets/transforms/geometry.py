@@ -56,11 +56,14 @@ def apply_view_affine(results: dict, step: np.ndarray,
 
     Moves ``gaze_fixations``, scales ``gaze_sigma``, updates ``affine``,
     ``crop_box`` and ``flip`` and drops the stale ``gaze_map``. A results dict without
-    ``gaze_geometry`` (no :class:`GazeHeatmap` before) is returned unchanged.
+    ``gaze_geometry`` (no :class:`GazeHeatmap` before) is returned unchanged. The
+    maps here are axis-aligned (``x' = a x + b``, ``y' = c y + d``), so the
+    composition is done on the four scalars (cheap: this runs per view per step).
 
     Args:
         results (dict): the pipeline results.
-        step (np.ndarray): (2, 3) affine of this transform in centre coordinates.
+        step (np.ndarray): (2, 3) axis-aligned affine of this transform in centre
+            coordinates.
         out_shape (tuple[int, int]): (H', W') of the image after this transform.
 
     Returns:
@@ -69,25 +72,26 @@ def apply_view_affine(results: dict, step: np.ndarray,
     geometry = results.get('gaze_geometry')
     if geometry is None:
         return results
-    step33 = np.vstack([step, [0., 0., 1.]])
-    affine = (step33 @ np.vstack([geometry['affine'], [0., 0., 1.]]))[:2]
+    (sx, _, tx), (_, sy, ty) = step.tolist()
+    (ax, _, bx), (_, ay, by) = geometry['affine'].tolist()
+    ax, bx, ay, by = sx * ax, sx * bx + tx, sy * ay, sy * by + ty
     fix = results.get('gaze_fixations')
     if fix is not None and len(fix):
-        results['gaze_fixations'] = (fix @ step[:, :2].T.astype(np.float32) +
-                                     step[:, 2].astype(np.float32))
+        fix = fix * np.array([sx, sy], np.float32)
+        fix += np.array([tx, ty], np.float32)
+        results['gaze_fixations'] = fix
     if 'gaze_sigma' in results:
-        sx, sy = results['gaze_sigma']
-        results['gaze_sigma'] = (float(sx * abs(step[0, 0])),
-                                 float(sy * abs(step[1, 1])))
-    # the view spans [-0.5, W' - 0.5] x [-0.5, H' - 0.5] in its centre coords
-    corners = np.array([[-0.5, out_shape[1] - 0.5], [-0.5, out_shape[0] - 0.5]])
-    src = (corners - affine[:, 2:]) / np.diag(affine)[:, None] + 0.5
-    src.sort(axis=1)
+        sig_x, sig_y = results['gaze_sigma']
+        results['gaze_sigma'] = (sig_x * abs(sx), sig_y * abs(sy))
+    # the view spans [-0.5, W' - 0.5] x [-0.5, H' - 0.5] in its centre coords;
+    # back in the source and shifted by +0.5 into box coordinates
+    x_lo, x_hi = sorted(((-0.5 - bx) / ax + 0.5, (out_shape[1] - 0.5 - bx) / ax + 0.5))
+    y_lo, y_hi = sorted(((-0.5 - by) / ay + 0.5, (out_shape[0] - 0.5 - by) / ay + 0.5))
     results['gaze_geometry'] = dict(
-        affine=affine,
+        affine=np.array([[ax, 0., bx], [0., ay, by]]),
         src_shape=geometry['src_shape'],
-        flip=bool(affine[0, 0] < 0),
-        crop_box=np.array([src[0, 0], src[1, 0], src[0, 1], src[1, 1]]))
+        flip=ax < 0,
+        crop_box=np.array([x_lo, y_lo, x_hi, y_hi]))
     results.pop('gaze_map', None)
     return results
 

@@ -1,2 +1,4 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook  # noqa: F401
 from .nan_guard_hook import NaNGuardHook  # noqa: F401
+from .ddp_sync_check_hook import DDPSyncCheckHook  # noqa: F401
+from .rng_state_hook import RNGStateHook  # noqa: F401

@@ -3,8 +3,9 @@
 See ``research/data_formats.md`` §1.1. Fixations in ``fixations.csv`` come with
 ``X_ORIGINAL``/``Y_ORIGINAL`` already in the DICOM pixel grid (computed by the official
 script from the screen fractions ``FPOGX``/``FPOGY`` and the ``master_sheet.csv``
-pads); off-image gaze has small negative values. Pure numpy: file reading and error
-counting live in ``gazeprior_mm.datasets.converters.egd_cxr``.
+pads; upstream made odd DICOM sizes even first, a difference below one pixel that
+the converters ignore); off-image gaze has small negative values. Pure numpy: file
+reading and error counting live in ``gazeprior_mm.datasets.converters.egd_cxr``.
 """
 import numpy as np
 

@@ -76,6 +76,13 @@ def ellipse_mask(box, size):
     h, w = size
     cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
     a, b = max(abs(xmax - xmin) / 2, 0.5), max(abs(ymax - ymin) / 2, 0.5)
-    cols = (np.arange(w) - cx) / a
-    rows = (np.arange(h) - cy) / b
-    return rows[:, None] ** 2 + cols[None, :] ** 2 <= 1.0
+    mask = np.zeros((h, w), dtype=bool)
+    # evaluate only the pixels of the box (full-size DICOM grids are ~3000 x 2500)
+    c0, c1 = max(int(np.floor(cx - a)), 0), min(int(np.ceil(cx + a)) + 1, w)
+    r0, r1 = max(int(np.floor(cy - b)), 0), min(int(np.ceil(cy + b)) + 1, h)
+    if c0 >= c1 or r0 >= r1:
+        return mask  # entirely outside the image
+    cols = (np.arange(c0, c1) - cx) / a
+    rows = (np.arange(r0, r1) - cy) / b
+    mask[r0:r1, c0:c1] = rows[:, None] ** 2 + cols[None, :] ** 2 <= 1.0
+    return mask

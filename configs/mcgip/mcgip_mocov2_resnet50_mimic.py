@@ -1,0 +1,20 @@
+# McGIP on MoCo v2, MIMIC-CXR + gaze. Neighbours (top-16 heatmap cosine) are mined
+# from the annotation file's gaze on first use if the file is missing (rank 0 mines,
+# the others wait); images without gaze have none.
+_base_ = '../mocov2/mocov2_resnet50_mimic.py'
+
+model = dict(
+    type='McGIPMoCo',
+    head=dict(
+        _delete_=True,
+        type='MultiPositiveContrastiveHead',
+        temperature=0.2,
+        normalise='anchor'),
+    gaze_positives=dict(
+        neighbour_file='data/mimic_cxr/annotations/'
+        'gaze_neighbours_heatmap_cosine_k16.npz',
+        ann_file='data/mimic_cxr/annotations/mimic_gaze_train.json',
+        mine_cfg=dict(method='heatmap_cosine', k=16),
+        index_key='img_id',
+        threshold=0.8,
+        drop_prob=0.0))
