@@ -1,5 +1,4 @@
 """GazeCXRDataset: canonical annotation file, label policies, gaze, bad input."""
-import copy
 import json
 import sys
 import types
@@ -255,7 +254,6 @@ def test_not_a_canonical_file(tmp_path):
         build(tmp_path)
     with pytest.raises(FileNotFoundError, match='missing.json'):
         build(tmp_path, ann_file='missing.json')
-    copy.deepcopy(make_rows())  # rows are plain JSON data
 
 
 @pytest.mark.parametrize('config,loader,views', [
@@ -285,3 +283,17 @@ def test_dataset_configs_build_and_pack(tmp_path, config, loader, views):
     imgs = out['inputs'] if views > 1 else [out['inputs']]
     assert all(img.shape == (3, 112, 112) for img in imgs)
     assert cfg[loader].collate_fn['type'] == 'default_collate'
+
+
+def test_filter_cfg_keeps_images_with_gaze_and_splits(tmp_path):
+    rows = make_rows()
+    rows[0]['split'] = 'val'
+    write_dataset(tmp_path, rows)
+    with_gaze = build(tmp_path, filter_cfg=dict(require_gaze=True))
+    assert [with_gaze.get_data_info(i)['img_id'] for i in range(len(with_gaze))] \
+        == ['syn-0', 'syn-1', 'syn-2']
+    train = build(tmp_path, filter_cfg=dict(split='train', require_gaze=True))
+    assert [train.get_data_info(i)['img_id'] for i in range(len(train))] == \
+        ['syn-1', 'syn-2']
+    with pytest.raises(ValueError, match='unknown filter_cfg'):
+        build(tmp_path, filter_cfg=dict(has_lesion=True))

@@ -154,3 +154,16 @@ def test_fusion_without_fixations_and_without_durations():
     xy, weights, _ = fuse_reader_fixations(
         [np.array([[1., 1.], [2., 2.]]), np.array([[5., 5.]])], (8, 8))
     np.testing.assert_allclose(weights, [0.25, 0.25, 0.5])
+
+
+def test_bad_arguments_are_rejected_with_a_reason():
+    with pytest.raises(ValueError, match='weights has 1 entries for 2'):
+        fixations_to_heatmap([[1, 1], [2, 2]], (4, 4), weights=[1.0])
+    with pytest.raises(ValueError, match='non-negative'):
+        fixations_to_heatmap([[1, 1]], (4, 4), weights=[-1.0])
+    with pytest.raises(ValueError, match='sigma'):
+        fixations_to_heatmap([[1, 1]], (4, 4), sigma=(1.0, 2.0, 3.0))
+    with pytest.raises(ValueError, match='size'):
+        fixations_to_heatmap([[1, 1]], (0, 4))
+    with pytest.raises(ValueError, match='grid'):
+        patch_gaze_weights(np.ones((4, 4)), 0)

@@ -236,3 +236,58 @@ def test_packing_without_full_maps_gives_the_same_patch_weights():
     torch.testing.assert_close(light.gaze_view_mass, full.gaze_view_mass, atol=1e-5,
                                rtol=1e-4)
     assert light.has_gaze.tolist() == full.has_gaze.tolist()
+
+
+def test_fused_gaze_is_memoised_per_image_and_warned_once():
+    transform = TRANSFORMS.build(dict(type='GazeHeatmap', sigma=2.0))
+    fixations = [[10, 5, 0.2], [np.nan, 3, 0.1], [30, 20, 0.4]]
+    with pytest.warns(UserWarning, match="'img-0'.*1 nan"):
+        first = transform(make_results(fixations))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # a second warning would fail here
+        second = transform(make_results(fixations, img_shape=(120, 160)))
+    assert second['gaze_drop_counts'] == first['gaze_drop_counts'] == dict(
+        nan=1, negative_duration=0, outside=0, kept=2)
+    # same gaze, twice the image size: x' = 2 (x + 1/2) - 1/2
+    np.testing.assert_allclose(second['gaze_fixations'],
+                               2 * (first['gaze_fixations'] + 0.5) - 0.5)
+    np.testing.assert_allclose(second['gaze_fixation_weights'],
+                               first['gaze_fixation_weights'])
+
+
+def test_all_fixations_dropped_means_no_gaze_but_counts():
+    transform = TRANSFORMS.build(dict(type='GazeHeatmap'))
+    fixations = [[500, 5, 0.2], [3, 3, -1.0]]
+    with pytest.warns(UserWarning, match='dropped 2 of 2'):
+        computed = transform(make_results(fixations))
+    cached = transform(make_results(fixations))
+    for out in (computed, cached):
+        assert not out['has_gaze'] and out['gaze_fixations'].shape == (0, 2)
+        assert out['gaze_drop_counts'] == dict(nan=0, negative_duration=1,
+                                               outside=1, kept=0)
+        assert not out['gaze_map'].any()
+
+
+def test_reader_index_and_spread_between_readers():
+    results = make_results([[10, 10, 0.3]])
+    results['gaze']['readers'].append(
+        dict(reader='r2', fixations=np.array([[60, 40, 0.3], [61, 41, 0.3]],
+                                             np.float32)))
+    out = TRANSFORMS.build(dict(type='GazeHeatmap', sigma=3.0,
+                                with_spread=True))(results)
+    assert out['gaze_reader_index'].tolist() == [0, 1, 1]
+    np.testing.assert_allclose(out['gaze_reader_weights'], [0.5, 0.5])
+    spread = out['gaze_spread']
+    assert spread.shape == (60, 80)
+    # where one reader looked and the other did not, the spread is the std of
+    # {h, 0} with weights 1/2: half of the looking reader's map
+    from gazeprior_mm.gaze import fixations_to_heatmap
+    first = fixations_to_heatmap([[10, 10]], (60, 80), 3.0)
+    assert spread[10, 10] == pytest.approx(0.5 * first[10, 10], rel=1e-3)
+    assert spread[0, 79] < 1e-6 * spread.max()
+    same = make_results([[20, 20, 0.3]])
+    same['gaze']['readers'].append(dict(same['gaze']['readers'][0], reader='r2'))
+    out = TRANSFORMS.build(dict(type='GazeHeatmap', sigma=3.0,
+                                with_spread=True))(same)
+    assert out['gaze_spread'].max() < 1e-7

@@ -48,7 +48,8 @@ class GazeCXRDataset(BaseDataset):
     ``img_id``, ``gt_label`` (positive class indices after the uncertainty policy),
     ``gt_label_raw`` int8 (C,) 1/0/-1, ``gt_label_mask`` bool (C,), ``has_gaze``,
     ``gaze`` (dict with ``image_size`` and ``readers``, fixations as float32
-    (K, 2|3) arrays; or None), ``lesions``, ``img_shape`` (when stored) and
+    (K, 2|3) arrays; or None), ``lesions``, ``split``, ``img_shape_stored`` (the
+    row's ``img_shape`` or None; the pipeline's ``img_shape`` is the loaded one) and
     ``ann_row`` (row index in the file).
 
     Checks (each error names the annotation file and the row): required keys
@@ -74,6 +75,8 @@ class GazeCXRDataset(BaseDataset):
             False in ``gt_label_mask``, for masked losses / metrics).
         check_image_size (bool | str): True (lazy), 'eager' or False.
         check_files (bool): check at start-up that every image file exists.
+        filter_cfg (dict, optional): ``require_gaze=True`` keeps only images with
+            gaze; ``split='train'`` (or a list) keeps rows whose ``split`` matches.
         synthetic (dict, optional): when ``ann_file`` does not exist, generate the
             synthetic benchmark into ``data_root`` first with
             ``generate_synthetic_cxr(data_root, **synthetic)`` (rank 0 generates,
@@ -113,13 +116,16 @@ class GazeCXRDataset(BaseDataset):
     def full_init(self) -> None:
         if self._fully_initialized:
             return
-        if self.synthetic is not None and not osp.exists(self.ann_file):
-            self._generate_synthetic()
+        if self.synthetic is not None:
+            self._ensure_synthetic()
         super().full_init()
 
-    def _generate_synthetic(self) -> None:
+    def _ensure_synthetic(self) -> None:
+        """Rank 0 generates the benchmark if ``ann_file`` is missing; every rank
+        then meets at one barrier (all ranks call it, whatever they saw, so no rank
+        can wait for a barrier the others skipped)."""
         rank, _ = dist.get_dist_info()
-        if rank == 0:
+        if rank == 0 and not osp.exists(self.ann_file):
             from .synthetic import generate_synthetic_cxr
             print_log(f'{self.ann_file} not found: generating the synthetic '
                       f'benchmark into {self.data_root!r} with {self.synthetic}',
@@ -269,6 +275,22 @@ class GazeCXRDataset(BaseDataset):
                                   f'(K, 3), got shape {fix.shape}')
             parsed.append(dict(reader=str(reader.get('reader', i)), fixations=fix))
         return dict(image_size=list(size), readers=parsed)
+
+    def filter_data(self) -> List[dict]:
+        """Apply ``filter_cfg`` (``require_gaze``, ``split``)."""
+        cfg = dict(self.filter_cfg or {})
+        unknown = set(cfg) - {'require_gaze', 'split'}
+        if unknown:
+            raise ValueError(f'unknown filter_cfg key(s) {sorted(unknown)}; '
+                             "supported: 'require_gaze', 'split'")
+        data_list = self.data_list
+        if cfg.get('require_gaze'):
+            data_list = [info for info in data_list if info['has_gaze']]
+        if cfg.get('split') is not None:
+            splits = {cfg['split']} if isinstance(cfg['split'], str) else \
+                set(cfg['split'])
+            data_list = [info for info in data_list if info['split'] in splits]
+        return data_list
 
     # ----------------------------------------------------------------- access
     def _check_size(self, info: dict) -> None:

@@ -17,9 +17,11 @@ Gaussian N(x_k, sigma^2) in each pixel:
 
 - ``sigma >= 1`` px: the density at the pixel centre,
   ``P_x(j) = exp(-(j - x_k)^2 / 2 sigma^2) / (sqrt(2 pi) sigma)`` (the usual sampled
-  Gaussian; float32, one ``exp`` per fixation and pixel of each axis). Summed over
-  pixels it equals the Gaussian's integral to better than 1e-8 relative (midpoint
-  rule; the error falls like ``exp(-2 pi^2 sigma^2)``).
+  Gaussian; float32, one ``exp`` per fixation and pixel of each axis), truncated at
+  7.7 sigma (``exp(max(-z^2/2, -30)) - exp(-30)``: exactly 0 beyond, < 1e-13 off
+  inside, and no denormal floats, which are slow). Summed over pixels it equals the
+  Gaussian's integral to better than 1e-8 relative (midpoint rule; the error falls
+  like ``exp(-2 pi^2 sigma^2)``).
 - ``sigma < 1`` px: the exact integral over the pixel,
   ``P_x(j) = Phi((j + 1/2 - x_k) / sigma) - Phi((j - 1/2 - x_k) / sigma)``, so a
   point fixation (sigma -> 0) stays one pixel instead of vanishing between centres.
@@ -43,15 +45,14 @@ except ImportError:  # pragma: no cover - opencv is a dependency of mmcv
 
 
 def _exp_inplace(values: np.ndarray) -> np.ndarray:
-    """``values <- exp(values)`` for a C-contiguous float32 array."""
-    if _cv2_exp is not None and values.ndim <= 2:
-        _cv2_exp(values, values)
-    elif _cv2_exp is not None:
-        flat = values.reshape(-1, values.shape[-1])
+    """``values <- exp(values)`` for a float32 array."""
+    if _cv2_exp is not None and values.flags.c_contiguous and values.size:
+        flat = values.reshape(-1, values.shape[-1])  # a view: C-contiguous
         _cv2_exp(flat, flat)
     else:
         np.exp(values, out=values)
     return values
+
 
 SigmaType = Union[float, Sequence[float]]
 
@@ -108,8 +109,8 @@ def _scaled_pixel_profiles(centres: np.ndarray, length: int, sigma,
         # truncate at sqrt(2 * 30) = 7.7 sigma: exp(max(-z^2, -30)) - exp(-30) is 0
         # beyond and off by < 1e-13 inside, and no denormal floats (slow in exp
         # and in the matrix products) ever appear
-        if _cv2_multiply is not None and dtype is np.float32:
-            flat = z.reshape(-1, length)
+        if _cv2_multiply is not None and dtype is np.float32 and z.size:
+            flat = z.reshape(-1, length)  # a view: z is C-contiguous
             _cv2_multiply(flat, flat, flat, -1.0)
         else:
             np.multiply(z, z, out=z)

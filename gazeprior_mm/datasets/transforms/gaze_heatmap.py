@@ -4,7 +4,8 @@ from typing import Optional, Sequence, Union
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from gazeprior_mm.gaze.fusion import FUSION_MODES, fuse_fixation_weights
+from gazeprior_mm.gaze.fusion import (FUSION_MODES, fuse_fixation_weights,
+                                      per_reader_heatmaps)
 from gazeprior_mm.gaze.heatmap import (DROP_REASONS, _as_pair, clean_fixations,
                                        fixations_to_heatmap)
 from gazeprior_mm.registry import TRANSFORMS
@@ -30,9 +31,13 @@ class GazeHeatmap(BaseTransform):
     **Added keys**: ``gaze_fixations`` float32 (K, 2), ``gaze_fixation_weights``
     float32 (K,) summing to 1, ``gaze_sigma`` (sx, sy) pixels of the current grid,
     ``gaze_map`` float32 (H, W) (if ``render_map``; sums to 1 or zeros),
-    ``gaze_geometry`` (identity, see :mod:`.geometry`), ``gaze_reader_weights``
-    (R,), ``gaze_drop_counts`` dict. **Modified**: ``has_gaze`` becomes False when
-    no fixation survives cleaning. **Removed** (unless ``keep_raw``): ``gaze``.
+    ``gaze_geometry`` (identity, see :mod:`.geometry`), ``gaze_reader_index`` (K,)
+    reader of each fixation, ``gaze_reader_weights`` (R,) fusion weights rho,
+    ``gaze_drop_counts`` dict, ``gaze_spread`` float32 (H, W): per-pixel spread
+    between the readers' maps, ``sqrt(sum_r rho_r (h_r - h)^2)`` (only with
+    ``with_spread``; an uncertainty signal). **Modified**: ``has_gaze`` becomes
+    False when no fixation survives cleaning. **Removed** (unless ``keep_raw``):
+    ``gaze``.
 
     Args:
         sigma (float | tuple[float, float]): Gaussian std in pixels of the gaze grid
@@ -44,9 +49,17 @@ class GazeHeatmap(BaseTransform):
         duration_weighted (bool): weight fixations by duration. Defaults to True.
         render_map (bool): render ``gaze_map`` for the current image. Pipelines that
             crop afterwards may switch it off (the packer renders each view).
+        with_spread (bool): also compute ``gaze_spread``. Defaults to False.
         warn (bool): warn about dropped fixations. Defaults to True.
         keep_raw (bool): keep the raw ``gaze`` dict in the results. Defaults to
             False: it is consumed here, and dropping it saves copying it per view.
+        cache_size (int): cleaning and fusion depend only on the image's gaze, so
+            their result (in the gaze grid) is memoised per process for up to this
+            many images, keyed by ``img_id`` (+ gaze size and fixation counts as a
+            guard); later epochs only rescale it. Dropped fixations are therefore
+            warned about once per image and process (the counts are reported every
+            time). About 3 kB per image of ~135 fixations. 0 disables the cache.
+            Defaults to 20000.
     """
 
     def __init__(self,
@@ -55,8 +68,10 @@ class GazeHeatmap(BaseTransform):
                  fusion: str = 'mean',
                  duration_weighted: bool = True,
                  render_map: bool = True,
+                 with_spread: bool = False,
                  warn: bool = True,
-                 keep_raw: bool = False) -> None:
+                 keep_raw: bool = False,
+                 cache_size: int = 20000) -> None:
         if fusion not in FUSION_MODES:
             raise ValueError(f'fusion must be one of {FUSION_MODES}, got {fusion!r}')
         self.sigma = _as_pair(sigma, 'sigma')
@@ -64,41 +79,74 @@ class GazeHeatmap(BaseTransform):
         self.fusion = fusion
         self.duration_weighted = duration_weighted
         self.render_map = render_map
+        self.with_spread = with_spread
         self.warn = warn
         self.keep_raw = keep_raw
+        self.cache_size = int(cache_size)
+        self._cache = {}
 
     def transform(self, results: dict) -> dict:
         shape = (results['img'].shape[:2]
                  if 'img' in results else tuple(results['img_shape'][:2]))
         gaze = results.get('gaze') if results.get('has_gaze', True) else None
-        xy, weights, rho, counts, sigma = self._fuse(gaze, shape,
-                                                     results.get('img_id'))
+        xy, weights, readers, rho, counts, sigma = self._fuse(
+            gaze, shape, results.get('img_id'))
         if not self.keep_raw:
             results.pop('gaze', None)
         results['has_gaze'] = bool(len(xy))
         results['gaze_fixations'] = xy
         results['gaze_fixation_weights'] = weights
         results['gaze_sigma'] = sigma
+        results['gaze_reader_index'] = readers
         results['gaze_reader_weights'] = rho
         results['gaze_drop_counts'] = counts
         results['gaze_geometry'] = init_geometry(shape)
         if self.render_map:
             results['gaze_map'] = fixations_to_heatmap(xy, shape, sigma, weights)
+        if self.with_spread:
+            # per-reader maps (each sums to 1), spread around their rho-mixture
+            maps = per_reader_heatmaps(xy, readers, len(rho), shape, sigma,
+                                       weights)
+            fused = np.tensordot(rho.astype(np.float32), maps, axes=1)
+            results['gaze_spread'] = np.sqrt(np.tensordot(
+                rho.astype(np.float32), (maps - fused) ** 2, axes=1))
         return results
 
     def _fuse(self, gaze: Optional[dict], shape, image_id):
-        """Clean all readers' fixations at once, fuse them, map them to ``shape``."""
-        counts = dict.fromkeys(DROP_REASONS, 0)
-        counts['kept'] = 0
+        """Fused gaze of the sample, mapped from its gaze grid to ``shape``."""
+        fused = self._fused_in_gaze_grid(gaze, image_id)
+        if fused is None:
+            counts = dict.fromkeys(DROP_REASONS, 0)
+            counts['kept'] = 0
+            num_readers = len((gaze or {}).get('readers') or [])
+            return (np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
+                    np.zeros(0, np.int64), np.zeros(num_readers), counts, self.sigma)
+        xy, weights, readers, rho, counts, sigma, (src_h, src_w) = fused
+        # x' = (W / W0)(x + 1/2) - 1/2 on a fresh (K, 2) array
+        scale = np.array([shape[1] / src_w, shape[0] / src_h], np.float32)
+        xy = xy + np.float32(0.5)
+        xy *= scale
+        xy -= np.float32(0.5)
+        sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
+        return xy, weights, readers, rho, dict(counts), sigma
+
+    def _fused_in_gaze_grid(self, gaze: Optional[dict], image_id):
+        """Clean all readers' fixations at once and fuse them (memoised)."""
         readers = (gaze or {}).get('readers') or []
         arrays = [np.asarray(r['fixations'], np.float32) for r in readers]
-        lengths = [len(a) for a in arrays]
+        lengths = tuple(len(a) for a in arrays)
         if not gaze or sum(lengths) == 0:
-            return (np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
-                    np.zeros(len(readers)), counts, self.sigma)
+            return None
         src_h, src_w = (int(v) for v in gaze['image_size'])
+        key = (image_id, src_h, src_w, lengths)
+        if image_id is not None and key in self._cache:
+            return self._cache[key]
         sigma = self.sigma if self.sigma_rel is None else \
             (self.sigma_rel * max(src_h, src_w), ) * 2
+        for i, a in enumerate(arrays):
+            if len(a) and (a.ndim != 2 or a.shape[1] not in (2, 3)):
+                raise ValueError(f'image {image_id!r}: fixations of reader {i} must '
+                                 f'have shape (K, 2) or (K, 3), got {a.shape}')
         columns = min(a.shape[1] for a in arrays if len(a))
         stacked = np.concatenate([a[:, :columns] for a in arrays if len(a)])
         kept, counts, keep = clean_fixations(stacked, (src_h, src_w), image_id,
@@ -108,13 +156,13 @@ class GazeHeatmap(BaseTransform):
         weights, rho = fuse_fixation_weights(kept[:, :2], reader_index, len(arrays),
                                              durations, (src_h, src_w), sigma,
                                              self.fusion)
-        # x' = (W / W0)(x + 1/2) - 1/2, in place on a fresh (K, 2) array
-        scale = np.array([shape[1] / src_w, shape[0] / src_h], np.float32)
-        xy = kept[:, :2] + np.float32(0.5)
-        xy *= scale
-        xy -= np.float32(0.5)
-        sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
-        return xy, weights, rho, counts, sigma
+        xy = np.ascontiguousarray(kept[:, :2])
+        for array in (xy, weights, reader_index, rho):  # shared by later calls
+            array.flags.writeable = False
+        fused = (xy, weights, reader_index, rho, counts, sigma, (src_h, src_w))
+        if image_id is not None and len(self._cache) < self.cache_size:
+            self._cache[key] = fused
+        return fused
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(sigma={self.sigma}, '
