@@ -1,0 +1,289 @@
+"""The synthetic chest-X-ray + multi-reader gaze benchmark (the embedded default).
+
+``generate_synthetic_cxr(out_dir, num_images)`` writes::
+
+    out_dir/images/000000.png ...            8-bit grayscale, img_size x img_size
+    out_dir/annotations/{train,val,test}.json  canonical format (docs/interfaces.md)
+    out_dir/annotations/lesions_coco.json    COCO boxes + RLE masks of every finding
+    out_dir/annotations/synthetic_summary.json  the returned summary
+
+Images: chest-X-ray-like anatomy (``synthetic_parts.anatomy``) with small, low-contrast
+findings (``synthetic_parts.findings``); labels are CheXpert's 14 classes. Gaze:
+``num_readers`` simulated radiologists (``synthetic_parts.readers``) per image, except
+a ``no_gaze_rate`` share of images whose ``gaze`` is null.
+
+Labels (CheXpert's hierarchy): Nodule/Mass -> Lung Lesion, Consolidation,
+Atelectasis, Effusion -> Pleural Effusion, Cardiomegaly, Pneumothorax; Lung Opacity = 1
+when any of Lung Lesion / Consolidation / Atelectasis; Enlarged Cardiomediastinum = 1
+with Cardiomegaly; No Finding = 1 when no other label is 1 or -1. Edema, Pneumonia,
+Pleural Other, Fracture and Support Devices have no synthetic look and are always 0
+(``metainfo['active_classes']`` lists the others). In the train split each finding
+label is replaced by -1 (uncertain) with probability ``uncertain_rate``; val/test are
+0/1 only (like CheXpert's radiologist-labelled valid set).
+
+Determinism: image ``i`` is drawn from ``np.random.default_rng([seed, i])`` (and its
+gaze from ``[seed, i, 1 + reader]``), so image ``i`` is the same whatever
+``num_images`` is; the preset changes the gaze only, never the pixels. The split is
+a permutation drawn from ``[seed, 'split']`` with exact fractions.
+"""
+import json
+import os
+import os.path as osp
+import time
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+
+from .gaze_cxr import CHEXPERT_CLASSES
+from .synthetic_parts.anatomy import expose, render_anatomy, sample_patient
+from .synthetic_parts.findings import (FINDING_NAMES, FINDINGS, render_findings,
+                                       sample_finding_names)
+from .synthetic_parts.readers import (GAZE_PRESETS, sample_readers,
+                                      simulate_reading)
+from .synthetic_parts.stats import gaze_lesion_ncc, psd_slope  # noqa: F401
+
+SPLIT_NAMES = ('train', 'val', 'test')
+
+#: CheXpert classes that synthetic findings can make positive.
+ACTIVE_CLASSES = ('No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly',
+                  'Lung Opacity', 'Lung Lesion', 'Consolidation', 'Atelectasis',
+                  'Pneumothorax', 'Pleural Effusion')
+#: Labels that may be written as -1 in the train split.
+UNCERTAIN_CANDIDATES = ('Cardiomegaly', 'Lung Lesion', 'Consolidation', 'Atelectasis',
+                        'Pneumothorax', 'Pleural Effusion')
+
+_SPLIT_STREAM = 0x5911
+_CLASS_INDEX = {name: i for i, name in enumerate(CHEXPERT_CLASSES)}
+
+
+def _labels(finding_names, uncertain: np.ndarray) -> np.ndarray:
+    """CheXpert multi-hot int8 (14,) of the findings, with ``uncertain`` -1s.
+
+    Args:
+        uncertain (np.ndarray): bool (len(UNCERTAIN_CANDIDATES),).
+    """
+    label = np.zeros(len(CHEXPERT_CLASSES), np.int8)
+    for name in finding_names:
+        label[_CLASS_INDEX[FINDINGS[name]['label']]] = 1
+    cand = np.array([_CLASS_INDEX[c] for c in UNCERTAIN_CANDIDATES])
+    label[cand[uncertain]] = -1
+    opacity = label[[_CLASS_INDEX[c] for c in ('Lung Lesion', 'Consolidation',
+                                               'Atelectasis')]]
+    label[_CLASS_INDEX['Lung Opacity']] = 1 if (opacity == 1).any() else (
+        -1 if (opacity == -1).any() else 0)
+    label[_CLASS_INDEX['Enlarged Cardiomediastinum']] = label[
+        _CLASS_INDEX['Cardiomegaly']]
+    label[_CLASS_INDEX['No Finding']] = int(not label.any())
+    return label
+
+
+def _encode_lesion(les: dict) -> dict:
+    """Canonical lesion entry: category, label, COCO bbox, area, RLE (counts str)."""
+    from pycocotools import mask as mask_utils
+    rle = mask_utils.encode(np.asfortranarray(les['mask'].astype(np.uint8)))
+    bbox = [float(b) for b in mask_utils.toBbox(rle)]
+    return dict(category=les['category'], label=les['label'], bbox=bbox,
+                area=int(les['mask'].sum()),
+                segmentation=dict(size=[int(s) for s in rle['size']],
+                                  counts=rle['counts'].decode('ascii')))
+
+
+def _reader_lesions(lesions) -> list:
+    """Findings as the readers see them: centre and half extent (normalised)."""
+    out = []
+    for les in lesions:
+        mask = les['mask']
+        size = mask.shape[0]
+        rows, cols = np.nonzero(mask)
+        out.append(dict(
+            centre=((cols.mean() + 0.5) / size, (rows.mean() + 0.5) / size),
+            half=((np.ptp(cols) + 1) / 2 / size, (np.ptp(rows) + 1) / 2 / size),
+            conspicuity=FINDINGS[les['category']]['conspicuity']))
+    return out
+
+
+def render_synthetic_image(seed: int, index: int, img_size: int = 128):
+    """Draw image ``index`` of dataset ``seed``: pixels, findings, patient.
+
+    Returns:
+        tuple: ``img`` uint8 (img_size, img_size), ``finding_names`` (list[str]),
+        ``lesions`` (list of dicts with ``category``, ``label``, bool ``mask``),
+        ``patient`` (Patient), ``parts`` (anatomy masks).
+    """
+    rng = np.random.default_rng([seed, index])
+    names = sample_finding_names(rng)
+    patient = sample_patient(rng, cardiomegaly='Cardiomegaly' in names)
+    density, parts = render_anatomy(patient, img_size, rng)
+    delta, lesions = render_findings(names, patient, parts, img_size, rng)
+    img = expose(density + delta, patient, rng)
+    return img, names, lesions, patient, parts
+
+
+def _split_of(num_images: int, seed: int, split: Sequence[float]) -> np.ndarray:
+    """Split index (0 train, 1 val, 2 test) per image, exact fractions."""
+    fracs = np.asarray(split, np.float64)
+    if fracs.shape != (3,) or (fracs < 0).any() or fracs.sum() <= 0:
+        raise ValueError(f'split must be 3 non-negative fractions (train, val, '
+                         f'test), got {split!r}')
+    fracs = fracs / fracs.sum()
+    counts = np.floor(fracs * num_images).astype(int)
+    counts[np.argmax(fracs)] += num_images - counts.sum()
+    perm = np.random.default_rng([seed, _SPLIT_STREAM]).permutation(num_images)
+    which = np.empty(num_images, int)
+    which[perm] = np.repeat(np.arange(3), counts)
+    return which
+
+
+def generate_synthetic_cxr(out_dir: str,
+                           num_images: int,
+                           img_size: int = 128,
+                           seed: int = 0,
+                           preset: str = 'realistic',
+                           no_gaze_rate: float = 0.15,
+                           num_readers: int = 3,
+                           split: Sequence[float] = (0.7, 0.15, 0.15),
+                           uncertain_rate: float = 0.03,
+                           progress: bool = False) -> Dict:
+    """Write the synthetic chest-X-ray + gaze benchmark to ``out_dir``.
+
+    Args:
+        out_dir (str): output folder (created; existing files of the same names are
+            overwritten).
+        num_images (int): number of images (>= 1).
+        img_size (int): square image size in pixels (>= 32). Defaults to 128.
+        seed (int): dataset seed. Defaults to 0.
+        preset (str): gaze preset, ``'realistic'`` (REFLACX-like weak gaze-lesion
+            agreement) or ``'strong'`` (gaze clearly on findings).
+        no_gaze_rate (float): share of images written with ``gaze: null``.
+        num_readers (int): simulated readers per image with gaze (>= 1).
+        split (Sequence[float]): train / val / test fractions.
+        uncertain_rate (float): probability that a finding label of a train image
+            is written as -1.
+        progress (bool): show a tqdm progress bar.
+
+    Returns:
+        dict: summary (counts per split, label and lesion counts, gaze statistics,
+        timing, written files); also written to
+        ``annotations/synthetic_summary.json``.
+    """
+    if preset not in GAZE_PRESETS:
+        raise ValueError(f'unknown gaze preset {preset!r}; choose one of '
+                         f'{sorted(GAZE_PRESETS)}')
+    if int(num_images) < 1 or int(img_size) < 32 or int(num_readers) < 1:
+        raise ValueError(f'need num_images >= 1, img_size >= 32, num_readers >= 1; got '
+                         f'{num_images}, {img_size}, {num_readers}')
+    if not 0.0 <= no_gaze_rate <= 1.0 or not 0.0 <= uncertain_rate <= 1.0:
+        raise ValueError(f'no_gaze_rate and uncertain_rate must be in [0, 1]; got '
+                         f'{no_gaze_rate}, {uncertain_rate}')
+    import cv2
+    start = time.perf_counter()
+    num_images, img_size = int(num_images), int(img_size)
+    gaze_preset = GAZE_PRESETS[preset]
+    readers = sample_readers(seed, num_readers)
+    which_split = _split_of(num_images, seed, split)
+    img_dir = osp.join(out_dir, 'images')
+    ann_dir = osp.join(out_dir, 'annotations')
+    os.makedirs(img_dir, exist_ok=True)
+    os.makedirs(ann_dir, exist_ok=True)
+
+    rows = {name: [] for name in SPLIT_NAMES}
+    coco_images, coco_anns = [], []
+    category_ids = {name: k + 1 for k, name in enumerate(FINDING_NAMES)}
+    fix_counts, durations, off_image, detections = [], [], 0, []
+    indices = range(num_images)
+    if progress:
+        from tqdm import tqdm
+        indices = tqdm(indices, desc='synthetic CXR', unit='img')
+    for i in indices:  # one image per iteration; everything inside is vectorised
+        img, names, lesions, patient, _ = render_synthetic_image(seed, i, img_size)
+        rel_path = f'images/{i:06d}.png'
+        if not cv2.imwrite(osp.join(out_dir, rel_path), img):
+            raise OSError(f'could not write {osp.join(out_dir, rel_path)}')
+        split_name = SPLIT_NAMES[which_split[i]]
+        meta_rng = np.random.default_rng([seed, i, 0])
+        has_gaze = meta_rng.random() >= no_gaze_rate
+        uncertain = meta_rng.random(len(UNCERTAIN_CANDIDATES)) < uncertain_rate
+        label = _labels(names, uncertain & (split_name == 'train'))
+
+        gaze = None
+        if has_gaze:
+            seen = _reader_lesions(lesions)
+            readings = []
+            for r, reader in enumerate(readers):  # a few readers
+                fix, detected = simulate_reading(
+                    np.random.default_rng([seed, i, 1 + r]), reader, patient, seen,
+                    img_size, gaze_preset)
+                fix_counts.append(len(fix))
+                durations.append(fix[:, 2])
+                off_image += int(((fix[:, :2] < -0.5)
+                                  | (fix[:, :2] > img_size - 0.5)).any(1).sum())
+                detections.append(detected)
+                readings.append(dict(reader=reader.name, fixations=np.column_stack([
+                    np.round(fix[:, :2], 2), np.round(fix[:, 2], 3)]).tolist()))
+            gaze = dict(image_size=[img_size, img_size], readers=readings)
+
+        encoded = [_encode_lesion(les) for les in lesions]
+        rows[split_name].append(dict(
+            img_path=rel_path, img_id=f'syn-{i:06d}', gt_label=label.tolist(),
+            img_shape=[img_size, img_size], split=split_name, gaze=gaze,
+            lesions=encoded))
+        coco_images.append(dict(id=i + 1, file_name=rel_path, width=img_size,
+                                height=img_size, img_id=f'syn-{i:06d}',
+                                split=split_name))
+        for les in encoded:
+            coco_anns.append(dict(id=len(coco_anns) + 1, image_id=i + 1,
+                                  category_id=category_ids[les['category']],
+                                  bbox=les['bbox'], area=les['area'],
+                                  segmentation=les['segmentation'], iscrowd=0))
+
+    metainfo = dict(
+        classes=list(CHEXPERT_CLASSES), dataset_name='synthetic_cxr',
+        uncertain_value=-1, active_classes=list(ACTIVE_CLASSES),
+        generator=dict(seed=seed, preset=preset, img_size=img_size,
+                       num_images=num_images, no_gaze_rate=no_gaze_rate,
+                       num_readers=num_readers, split=list(split),
+                       uncertain_rate=uncertain_rate),
+        findings={n: dict(label=f['label'], rate=f['rate']) for n, f in
+                  FINDINGS.items()})
+    ann_files = {}
+    for name in SPLIT_NAMES:
+        ann_files[name] = osp.join(ann_dir, f'{name}.json')
+        with open(ann_files[name], 'w') as f:
+            json.dump(dict(metainfo=dict(metainfo, split=name),
+                           data_list=rows[name]), f)
+    coco_file = osp.join(ann_dir, 'lesions_coco.json')
+    with open(coco_file, 'w') as f:
+        json.dump(dict(
+            info=dict(description='GazePrior-MM synthetic CXR lesions', seed=seed,
+                      img_size=img_size),
+            images=coco_images, annotations=coco_anns,
+            categories=[dict(id=k, name=n, supercategory=FINDINGS[n]['label'])
+                        for n, k in category_ids.items()]), f)
+
+    all_rows = [r for name in SPLIT_NAMES for r in rows[name]]
+    labels = np.array([r['gt_label'] for r in all_rows], np.int8)
+    durations = np.concatenate(durations) if durations else np.zeros(0)
+    seconds = time.perf_counter() - start
+    detect = np.concatenate(detections) if detections else np.zeros(0, bool)
+    summary = dict(
+        out_dir=out_dir, num_images=num_images, img_size=img_size, seed=seed,
+        preset=preset,
+        splits={name: len(rows[name]) for name in SPLIT_NAMES},
+        positives={c: int((labels[:, k] == 1).sum())
+                   for k, c in enumerate(CHEXPERT_CLASSES)},
+        uncertain={c: int((labels[:, k] == -1).sum())
+                   for k, c in enumerate(CHEXPERT_CLASSES)},
+        lesions={n: sum(a['category_id'] == k for a in coco_anns)
+                 for n, k in category_ids.items()},
+        images_with_gaze=sum(r['gaze'] is not None for r in all_rows),
+        readings=len(fix_counts),
+        fixations_per_reading=float(np.mean(fix_counts)) if fix_counts else 0.0,
+        fixation_duration_median_s=float(np.median(durations))
+        if durations.size else 0.0,
+        off_image_fraction=off_image / max(int(np.sum(fix_counts)), 1),
+        reader_detection_rate=float(detect.mean()) if detect.size else 0.0,
+        seconds=seconds, images_per_s=num_images / max(seconds, 1e-9),
+        ann_files=ann_files, coco_file=coco_file)
+    with open(osp.join(ann_dir, 'synthetic_summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+    return summary

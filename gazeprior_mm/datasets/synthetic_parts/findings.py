@@ -1,0 +1,160 @@
+"""Synthetic findings: typical look, place and size, drawn as vectorised soft masks.
+
+Sizes are NIH ChestX-ray14 ``BBox_List_2017`` medians in 1024-px image units
+(research note data_formats.md §3.1), scaled to the rendered size and jittered
+log-normally (sigma 0.25); nodule / mass diameters are 0.8 x the (loose) box width.
+Contrasts (density change on the 0-1 scale, before exposure) are 0.03-0.15 so the
+findings are subtle: at 128 px a nodule is ~7 px across.
+
+Prevalences (``rate``) are chosen for a 2,000-image benchmark whose 15% test split
+(300 images) still holds >= ~15 positives of every finding class; they are higher
+than CheXpert's for the rare classes (Lung Lesion 4% there) and lower for the common
+ones (Pleural Effusion 39%, Lung Opacity 47%). About 48% of images have no finding.
+``conspicuity`` is the base probability that a reader fixates the finding (scaled by
+the reader's skill), ordered like REFLACX's Fleiss kappa (cardiac silhouette,
+effusion, pneumothorax high; nodule, atelectasis low).
+"""
+from typing import Dict, List
+
+import numpy as np
+
+from .anatomy import SIDES, Patient, pink_noise, soft_inside, unit_grid
+
+#: name -> CheXpert class, prevalence, size (w, h) in 1024-px units,
+#: density contrast range, reader conspicuity.
+FINDINGS: Dict[str, dict] = {
+    'Nodule': dict(label='Lung Lesion', rate=0.09, size=(56, 56),
+                   contrast=(0.04, 0.12), conspicuity=0.55),
+    'Mass': dict(label='Lung Lesion', rate=0.05, size=(100, 110),
+                 contrast=(0.05, 0.15), conspicuity=0.8),
+    'Consolidation': dict(label='Consolidation', rate=0.10, size=(185, 215),
+                          contrast=(0.05, 0.13), conspicuity=0.7),
+    'Atelectasis': dict(label='Atelectasis', rate=0.11, size=(171, 45),
+                        contrast=(0.04, 0.11), conspicuity=0.55),
+    'Effusion': dict(label='Pleural Effusion', rate=0.14, size=(208, 190),
+                     contrast=(0.06, 0.15), conspicuity=0.8),
+    'Cardiomegaly': dict(label='Cardiomegaly', rate=0.12, size=(478, 382),
+                         contrast=(0.0, 0.0), conspicuity=0.9),
+    'Pneumothorax': dict(label='Pneumothorax', rate=0.08, size=(200, 206),
+                         contrast=(0.04, 0.10), conspicuity=0.65),
+}
+
+FINDING_NAMES = tuple(FINDINGS)
+
+
+def sample_finding_names(rng: np.random.Generator) -> List[str]:
+    """Independent Bernoulli draw of every finding at its ``rate`` (multi-label)."""
+    rates = np.array([FINDINGS[n]['rate'] for n in FINDING_NAMES])
+    present = rng.random(len(rates)) < rates
+    return [n for n, p in zip(FINDING_NAMES, present) if p]
+
+
+def _sample_point(rng: np.random.Generator, candidates: np.ndarray):
+    """A random (u, v) pixel centre among the True pixels of ``candidates``."""
+    size = candidates.shape[0]
+    flat = np.flatnonzero(candidates)
+    if flat.size == 0:  # degenerate anatomy: fall back to the image centre
+        return 0.5, 0.5
+    idx = flat[rng.integers(flat.size)]
+    return (idx % size + 0.5) / size, (idx // size + 0.5) / size
+
+
+def _extent(rng: np.random.Generator, name: str, size: int):
+    """Jittered (w, h) of a finding in normalised units."""
+    w, h = FINDINGS[name]['size']
+    return np.array([w, h]) / 1024.0 * np.exp(rng.normal(0.0, 0.25))
+
+
+def render_findings(names: List[str], patient: Patient, parts: Dict[str, np.ndarray],
+                    size: int, rng: np.random.Generator):
+    """Density change and ground-truth masks of the given findings.
+
+    Args:
+        names (list[str]): findings present (``FINDING_NAMES`` entries).
+        patient (Patient): the patient (cardiomegaly is already in its CTR).
+        parts (dict): ``render_anatomy`` parts (``lungs``, ``air``, ``heart``).
+        size (int): image size.
+        rng (np.random.Generator): the image's generator.
+
+    Returns:
+        tuple: ``delta`` float32 (size, size) to add to the density, and a list of
+        dicts ``category`` (finding name), ``label`` (CheXpert class), ``mask`` bool
+        (size, size) (non-empty), ``contrast`` float.
+    """
+    u, v = unit_grid(size)
+    delta = np.zeros((size, size), np.float32)
+    lungs, air = parts['lungs'], parts['air']
+    inside_air = air > 0.8
+    top, bottom = min(patient.lung_top), max(patient.costophrenic)
+    lesions = []
+    for name in names:  # a handful of findings per image, each drawn vectorised
+        lo, hi = FINDINGS[name]['contrast']
+        contrast = float(rng.uniform(lo, hi))
+        w, h = _extent(rng, name, size)
+        if name in ('Nodule', 'Mass'):
+            cu, cv = _sample_point(rng, inside_air)
+            radius = 0.4 * w
+            theta = np.arctan2(v - cv, u - cu)
+            if name == 'Mass':  # lobulated outline
+                phases = rng.uniform(0, 2 * np.pi, 2)
+                radius = radius * (1 + 0.12 * np.cos(3 * theta + phases[0])
+                                   + 0.08 * np.cos(5 * theta + phases[1]))
+            rr = np.hypot(u - cu, v - cv) / radius
+            profile = np.sqrt(np.clip(1.0 - rr**2, 0.0, None))  # projected sphere
+            mask = rr <= 1.0
+        elif name in ('Consolidation', 'Atelectasis'):
+            lower = v > (top + (0.45 if name == 'Consolidation' else 0.6)
+                         * (bottom - top))
+            cu, cv = _sample_point(rng, inside_air & lower)
+            angle = rng.uniform(-0.45, 0.45) if name == 'Atelectasis' else 0.0
+            cos, sin = np.cos(angle), np.sin(angle)
+            a = ((u - cu) * cos + (v - cv) * sin) / (0.5 * w)
+            b = (-(u - cu) * sin + (v - cv) * cos) / (0.5 * h)
+            wobble = 0.35 * pink_noise(rng, size, 4.0) if name == 'Consolidation' \
+                else 0.0
+            lung = lungs[int(cu > patient.midline)]
+            profile = soft_inside(1.0 - a**2 - b**2 + wobble, 0.25) * lung
+            mask = profile > 0.5
+        elif name == 'Effusion':
+            i = int(rng.integers(2))
+            side = SIDES[i]
+            inner, outer = patient.lung_inner[i], patient.lung_outer[i]
+            lateral = np.clip(side * (u - patient.midline) - inner, 0.0, None) \
+                / (outer - inner)
+            height = 0.8 * h
+            # meniscus: the fluid climbs higher along the lateral chest wall
+            level = patient.costophrenic[i] - height * (0.35 + 0.65 * lateral**1.5)
+            depth = np.clip((v - level) / height, 0.0, 1.0)
+            profile = soft_inside(v - level, 1.5 / size) * (0.6 + 0.4 * depth) \
+                * lungs[i]
+            mask = profile > 0.3
+        elif name == 'Cardiomegaly':
+            profile = None
+            mask = parts['heart'] > 0.5
+        elif name == 'Pneumothorax':
+            i = int(rng.integers(2))
+            side = SIDES[i]
+            inner, outer = patient.lung_inner[i], patient.lung_outer[i]
+            half = 0.5 * (outer - inner)
+            # the collapsed lung: an ellipse pulled down and towards the hilum; the
+            # pleural space above/lateral to it is lucent and bounded by a thin line
+            shrink = np.clip(1.0 - 0.35 * w / (2 * half), 0.7, 0.92)
+            cu = patient.midline + side * (inner + half * shrink)
+            cv = 0.5 * (patient.lung_top[i] + patient.costophrenic[i]) + 0.05
+            e = np.hypot((u - cu) / (half * shrink),
+                         (v - cv) / (0.5 * (patient.costophrenic[i]
+                                            - patient.lung_top[i]) * shrink))
+            space = soft_inside(e - 1.0, 1.0 / size / half) * lungs[i] \
+                * soft_inside(patient.lung_top[i] + 1.2 * h - v, 2.0 / size)
+            line = np.exp(-((e - 1.0) * half * size / 0.7)**2) * lungs[i]
+            delta += contrast * (0.6 * line - space)
+            profile = None
+            mask = space > 0.5
+        else:
+            raise ValueError(f'unknown synthetic finding {name!r}')
+        if profile is not None:
+            delta += contrast * profile.astype(np.float32)
+        if mask.any():
+            lesions.append(dict(category=name, label=FINDINGS[name]['label'],
+                                mask=np.ascontiguousarray(mask), contrast=contrast))
+    return delta, lesions
