@@ -27,10 +27,9 @@ def write_dicom(path, pixels, photometric='MONOCHROME2', window=None,
     ds.SOPClassUID = SECONDARY_CAPTURE
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.Modality = 'CR'
-    ds.Rows, ds.Columns = pixels.shape[-2], pixels.shape[-1] if samples == 1 \
-        else pixels.shape[-2]
+    # (frames,) rows, cols for grayscale; rows, cols, 3 for colour
+    ds.Rows, ds.Columns = pixels.shape[:2] if samples == 3 else pixels.shape[-2:]
     if samples == 3:
-        ds.Rows, ds.Columns = pixels.shape[0], pixels.shape[1]
         ds.PlanarConfiguration = 0
     ds.SamplesPerPixel = samples
     ds.PhotometricInterpretation = photometric

@@ -10,7 +10,12 @@
 Images: chest-X-ray-like anatomy (``synthetic_parts.anatomy``) with small, low-contrast
 findings (``synthetic_parts.findings``); labels are CheXpert's 14 classes. Gaze:
 ``num_readers`` simulated radiologists (``synthetic_parts.readers``) per image, except
-a ``no_gaze_rate`` share of images whose ``gaze`` is null.
+a ``no_gaze_rate`` share of images whose ``gaze`` is null. Each reader entry also
+holds ``attended_lesions`` (indices into the row's ``lesions`` that this reader
+dwelt on; ground truth of the simulation, an extra key readers of the canonical
+format may ignore).
+``gaze_lesion_ncc`` (re-exported here) measures how strongly the gaze points at the
+findings, ``psd_slope`` the images' power-spectrum slope (realism checks).
 
 Labels (CheXpert's hierarchy): Nodule/Mass -> Lung Lesion, Consolidation,
 Atelectasis, Effusion -> Pleural Effusion, Cardiomegaly, Pneumothorax; Lung Opacity = 1
@@ -21,16 +26,21 @@ Pleural Other, Fracture and Support Devices have no synthetic look and are alway
 label is replaced by -1 (uncertain) with probability ``uncertain_rate``; val/test are
 0/1 only (like CheXpert's radiologist-labelled valid set).
 
-Determinism: image ``i`` is drawn from ``np.random.default_rng([seed, i])`` (and its
-gaze from ``[seed, i, 1 + reader]``), so image ``i`` is the same whatever
-``num_images`` is; the preset changes the gaze only, never the pixels. The split is
-a permutation drawn from ``[seed, 'split']`` with exact fractions.
+Determinism: every random stream is ``np.random.default_rng([STREAM, seed, ...])``
+with its own leading tag (``stream_rng``): image ``i``'s pixels and findings from
+``[IMAGE, seed, i]``, its gaze flag and uncertain labels from ``[META, seed, i]``,
+reader ``r``'s fixations on it from ``[READING, seed, i, r]``, reader profiles from
+``[READER, seed, r]``, the split permutation from ``[SPLIT, seed]``. So image ``i``
+is the same whatever ``num_images`` is, and the preset changes the gaze only, never
+the pixels. (Distinct leading tags matter: numpy's SeedSequence treats ``[a, b]``
+and ``[a, b, 0]`` as the same seed, which would correlate streams.)
 """
 import json
 import os
 import os.path as osp
 import time
-from typing import Dict, Optional, Sequence
+import warnings
+from typing import Dict, Sequence
 
 import numpy as np
 
@@ -39,7 +49,7 @@ from .synthetic_parts.anatomy import expose, render_anatomy, sample_patient
 from .synthetic_parts.findings import (FINDING_NAMES, FINDINGS, render_findings,
                                        sample_finding_names)
 from .synthetic_parts.readers import (GAZE_PRESETS, sample_readers,
-                                      simulate_reading)
+                                      simulate_reading, stream_rng)
 from .synthetic_parts.stats import gaze_lesion_ncc, psd_slope  # noqa: F401
 
 SPLIT_NAMES = ('train', 'val', 'test')
@@ -52,7 +62,6 @@ ACTIVE_CLASSES = ('No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly',
 UNCERTAIN_CANDIDATES = ('Cardiomegaly', 'Lung Lesion', 'Consolidation', 'Atelectasis',
                         'Pneumothorax', 'Pleural Effusion')
 
-_SPLIT_STREAM = 0x5911
 _CLASS_INDEX = {name: i for i, name in enumerate(CHEXPERT_CLASSES)}
 
 
@@ -110,7 +119,7 @@ def render_synthetic_image(seed: int, index: int, img_size: int = 128):
         ``lesions`` (list of dicts with ``category``, ``label``, bool ``mask``),
         ``patient`` (Patient), ``parts`` (anatomy masks).
     """
-    rng = np.random.default_rng([seed, index])
+    rng = stream_rng('image', seed, index)
     names = sample_finding_names(rng)
     patient = sample_patient(rng, cardiomegaly='Cardiomegaly' in names)
     density, parts = render_anatomy(patient, img_size, rng)
@@ -128,7 +137,7 @@ def _split_of(num_images: int, seed: int, split: Sequence[float]) -> np.ndarray:
     fracs = fracs / fracs.sum()
     counts = np.floor(fracs * num_images).astype(int)
     counts[np.argmax(fracs)] += num_images - counts.sum()
-    perm = np.random.default_rng([seed, _SPLIT_STREAM]).permutation(num_images)
+    perm = stream_rng('split', seed).permutation(num_images)
     which = np.empty(num_images, int)
     which[perm] = np.repeat(np.arange(3), counts)
     return which
@@ -169,6 +178,8 @@ def generate_synthetic_cxr(out_dir: str,
     if preset not in GAZE_PRESETS:
         raise ValueError(f'unknown gaze preset {preset!r}; choose one of '
                          f'{sorted(GAZE_PRESETS)}')
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f'seed must be in [0, 2**32), got {seed}')
     if int(num_images) < 1 or int(img_size) < 32 or int(num_readers) < 1:
         raise ValueError(f'need num_images >= 1, img_size >= 32, num_readers >= 1; got '
                          f'{num_images}, {img_size}, {num_readers}')
@@ -185,11 +196,17 @@ def generate_synthetic_cxr(out_dir: str,
     ann_dir = osp.join(out_dir, 'annotations')
     os.makedirs(img_dir, exist_ok=True)
     os.makedirs(ann_dir, exist_ok=True)
+    stale = [f for f in os.listdir(img_dir) if f.endswith('.png')
+             and f[:-4].isdigit() and int(f[:-4]) >= num_images]
+    if stale:  # harmless (no annotation refers to them) but worth knowing
+        warnings.warn(f'{img_dir}: {len(stale)} images of an earlier, larger run '
+                      f'are left in place (not referenced by the new annotations)')
 
     rows = {name: [] for name in SPLIT_NAMES}
     coco_images, coco_anns = [], []
     category_ids = {name: k + 1 for k, name in enumerate(FINDING_NAMES)}
     fix_counts, durations, off_image, detections = [], [], 0, []
+    attended = {name: [] for name in FINDING_NAMES}  # readers per finding
     indices = range(num_images)
     if progress:
         from tqdm import tqdm
@@ -200,7 +217,7 @@ def generate_synthetic_cxr(out_dir: str,
         if not cv2.imwrite(osp.join(out_dir, rel_path), img):
             raise OSError(f'could not write {osp.join(out_dir, rel_path)}')
         split_name = SPLIT_NAMES[which_split[i]]
-        meta_rng = np.random.default_rng([seed, i, 0])
+        meta_rng = stream_rng('meta', seed, i)
         has_gaze = meta_rng.random() >= no_gaze_rate
         uncertain = meta_rng.random(len(UNCERTAIN_CANDIDATES)) < uncertain_rate
         label = _labels(names, uncertain & (split_name == 'train'))
@@ -211,16 +228,22 @@ def generate_synthetic_cxr(out_dir: str,
             readings = []
             for r, reader in enumerate(readers):  # a few readers
                 fix, detected = simulate_reading(
-                    np.random.default_rng([seed, i, 1 + r]), reader, patient, seen,
+                    stream_rng('reading', seed, i, r), reader, patient, seen,
                     img_size, gaze_preset)
                 fix_counts.append(len(fix))
                 durations.append(fix[:, 2])
                 off_image += int(((fix[:, :2] < -0.5)
                                   | (fix[:, :2] > img_size - 0.5)).any(1).sum())
                 detections.append(detected)
-                readings.append(dict(reader=reader.name, fixations=np.column_stack([
-                    np.round(fix[:, :2], 2), np.round(fix[:, 2], 3)]).tolist()))
+                readings.append(dict(
+                    reader=reader.name,
+                    fixations=np.column_stack([np.round(fix[:, :2], 2),
+                                               np.round(fix[:, 2], 3)]).tolist(),
+                    attended_lesions=np.flatnonzero(detected).tolist()))
             gaze = dict(image_size=[img_size, img_size], readers=readings)
+            per_lesion = np.sum(detections[-len(readers):], axis=0)
+            for les, count in zip(lesions, per_lesion):
+                attended[les['category']].append(int(count))
 
         encoded = [_encode_lesion(les) for les in lesions]
         rows[split_name].append(dict(
@@ -282,6 +305,9 @@ def generate_synthetic_cxr(out_dir: str,
         if durations.size else 0.0,
         off_image_fraction=off_image / max(int(np.sum(fix_counts)), 1),
         reader_detection_rate=float(detect.mean()) if detect.size else 0.0,
+        readers_attending_given_any={
+            n: float(np.mean([c for c in counts if c > 0]))
+            for n, counts in attended.items() if any(counts)},
         seconds=seconds, images_per_s=num_images / max(seconds, 1e-9),
         ann_files=ann_files, coco_file=coco_file)
     with open(osp.join(ann_dir, 'synthetic_summary.json'), 'w') as f:

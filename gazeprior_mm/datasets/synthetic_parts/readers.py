@@ -30,13 +30,27 @@ from .anatomy import SIDES, Patient
 #: (NCC(gaze, lesion) - NCC(centre prior, lesion) ~ +0.05); ``strong`` puts gaze
 #: clearly on findings (NCC >= 0.6) for unit tests.
 GAZE_PRESETS: Dict[str, dict] = {
-    'realistic': dict(detect_scale=1.0, lesion_share=0.04, min_lesion_dwell_s=1.0,
-                      lesion_spread=1.0, localisation_jitter=0.5, decoy_rate=0.8,
-                      calibration_scale=1.0),
-    'strong': dict(detect_scale=10.0, lesion_share=0.7, min_lesion_dwell_s=3.0,
-                   lesion_spread=0.3, localisation_jitter=0.1, decoy_rate=0.0,
-                   calibration_scale=0.3),
+    'realistic': dict(detect_scale=1.0, lesion_share=0.04, min_lesion_dwell_s=1.2,
+                      lesion_spread=0.6, localisation_jitter=0.5, decoy_rate=0.8,
+                      calibration_scale=1.0, max_lesion_share=0.8),
+    'strong': dict(detect_scale=10.0, lesion_share=0.85, min_lesion_dwell_s=3.0,
+                   lesion_spread=0.45, localisation_jitter=0.1, decoy_rate=0.0,
+                   calibration_scale=0.3, max_lesion_share=0.9),
 }
+
+#: Leading tags of the generator's random streams (see ``stream_rng``).
+STREAMS = dict(image=1, meta=2, reading=3, reader=4, split=5)
+
+
+def stream_rng(stream: str, seed: int, *index: int) -> np.random.Generator:
+    """Generator of one named random stream: ``default_rng([tag, seed, *index])``.
+
+    Each stream has its own leading tag and a fixed number of entries, so no two
+    streams share a seed (numpy's SeedSequence pads with zeros: ``[a, b]`` and
+    ``[a, b, 0]`` would be the same seed).
+    """
+    return np.random.default_rng([STREAMS[stream], int(seed), *map(int, index)])
+
 
 #: Pixels per visual degree, as a fraction of the image size.
 DEG_PER_IMAGE = 25.0
@@ -59,7 +73,7 @@ NUM_ZONES = 15
 
 
 def sample_readers(seed: int, num_readers: int) -> List[ReaderProfile]:
-    """Reader profiles drawn from ``(seed, 'readers', index)``.
+    """Reader profiles drawn from ``stream_rng('reader', seed, index)``.
 
     Skill (multiplies finding conspicuity) in [0.75, 1.0], mean fixation count
     45 x logN(0, 0.15), median duration 0.35 s x logN(0, 0.1), calibration error
@@ -67,7 +81,7 @@ def sample_readers(seed: int, num_readers: int) -> List[ReaderProfile]:
     """
     readers = []
     for r in range(num_readers):  # a few readers
-        rng = np.random.default_rng([seed, 0x7EAD, r])
+        rng = stream_rng('reader', seed, r)
         readers.append(ReaderProfile(
             name=f'r{r + 1}',
             skill=float(rng.uniform(0.75, 1.0)),
@@ -139,8 +153,9 @@ def simulate_reading(rng: np.random.Generator, reader: ReaderProfile,
                                  / reader.duration_median_s)),
                      int(round(preset['lesion_share'] * n)))
     lesion_counts = np.where(detected, per_lesion, 0)
-    if lesion_counts.sum() > 0.8 * n:  # keep some survey even with many findings
-        lesion_counts = np.floor(lesion_counts * 0.8 * n / lesion_counts.sum())
+    cap = preset['max_lesion_share'] * n  # keep some survey even with many findings
+    if lesion_counts.sum() > cap:
+        lesion_counts = np.floor(lesion_counts * cap / lesion_counts.sum())
     lesion_counts = lesion_counts.astype(int)
     num_decoys = min(int(rng.poisson(preset['decoy_rate'])), 2)
     decoy_counts = rng.integers(2, 4, num_decoys)

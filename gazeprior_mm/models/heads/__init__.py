@@ -1,1 +1,2 @@
 from .multi_positive_head import MultiPositiveContrastiveHead  # noqa: F401
+from .gwcl_head import GWCLHead  # noqa: F401

@@ -1,0 +1,1 @@
+from .gwcl import gwcl_loss  # noqa: F401

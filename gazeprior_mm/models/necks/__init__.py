@@ -1,0 +1,1 @@
+from .ggam import GGAM  # noqa: F401

@@ -1,0 +1,1 @@
+from .correspondence import patch_correspondence  # noqa: F401

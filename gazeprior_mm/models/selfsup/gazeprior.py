@@ -1,0 +1,215 @@
+"""GazePrior: gaze-gated, gaze-weighted patch contrast between two views."""
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.dist import get_rank, get_world_size
+from mmpretrain.models.selfsup.base import BaseSelfSupervisor
+from mmpretrain.models.selfsup.simclr import GatherLayer
+from mmpretrain.structures import DataSample
+
+from gazeprior_mm.registry import MODELS
+from ..necks.ggam import tokens_on_grid
+from ..utils.correspondence import patch_correspondence
+
+PAIRINGS = ('geometry', 'same_index')
+
+
+@MODELS.register_module()
+class GazePrior(BaseSelfSupervisor):
+    r"""GazePrior self-supervised pre-training.
+
+    Both views go through the backbone in one batch; the last feature map is pooled
+    to the M x M gaze grid, gated by :class:`GGAM` (the ``neck``) with each view's
+    :math:`\tilde g` (or inside the backbone after layer ``ggam_insert_after``),
+    projected per patch by :class:`GWCLHead` and contrasted with
+    :func:`gwcl_loss`. Losses:
+
+    .. math::
+
+        \mathcal L = \mathcal L_{GWCL} + \lambda\|W_{proj}\|^2
+        + \beta\,\mathrm{KL}(q \,\|\, \hat q)
+
+    where the last term (``loss_gaze_pred``, weight ``gaze_pred_weight`` =
+    :math:`\beta`) trains GGAM's gaze-prediction branch on views that have gaze.
+
+    **Pairing.** ``'geometry'`` (default): view-2 patches are re-ordered so that
+    slot i holds the view-2 patch covering the image point at the centre of view-1
+    patch i (from each view's ``crop_box`` and ``flip``, see
+    :func:`patch_correspondence`); slots whose point lies outside view 2 are invalid
+    and leave the loss. ``'same_index'``: the seed's pairing of equal grid indices.
+    With ``pair_weight='product'`` the loss sums over all view-2 patches, so pairing
+    only decides which view-2 patches (the overlap) take part; with ``'matched'`` it
+    decides the positives.
+
+    **Views without gaze** (image without gaze, or a crop keeping too little of it,
+    ``has_gaze`` False) use GGAM's detached gaze prediction as :math:`\tilde g`,
+    both for the gate and the loss weights.
+
+    Args:
+        backbone (dict): backbone config; must output a feature map (ViT with
+            ``out_type='featmap'``, ResNet).
+        neck (dict): :class:`GGAM` config.
+        head (dict): :class:`GWCLHead` config.
+        grid (int): M, must equal the packer's ``grid``. Defaults to 14.
+        pairing (str): ``'geometry'`` or ``'same_index'``.
+        gaze_pred_weight (float): β. Defaults to 1.0.
+        ggam_insert_after (int, optional): gate inside the backbone after ViT block /
+            ResNet stage k (index into ``backbone.layers`` or ``res_layers``)
+            instead of after the backbone. Defaults to None.
+        data_preprocessor (dict, optional), init_cfg (dict, optional): as
+            :class:`BaseSelfSupervisor`.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 grid: int = 14,
+                 pairing: str = 'geometry',
+                 gaze_pred_weight: float = 1.0,
+                 ggam_insert_after: Optional[int] = None,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if pairing not in PAIRINGS:
+            raise ValueError(f'pairing must be one of {PAIRINGS}, got {pairing!r}')
+        super().__init__(backbone=backbone, neck=neck, head=head,
+                         pretrained=pretrained,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if self.neck.grid != grid:
+            raise ValueError(f'GGAM grid {self.neck.grid} != GazePrior grid {grid}')
+        self.grid = grid
+        self.pairing = pairing
+        self.gaze_pred_weight = gaze_pred_weight
+        self.ggam_insert_after = ggam_insert_after
+        # the hook reads the gaze of the batch being forwarded; set in
+        # _backbone_tokens and cleared right after, never carried across calls
+        self._hook_gaze: Optional[Dict[str, torch.Tensor]] = None
+        self._hook_out: Optional[Dict[str, torch.Tensor]] = None
+        if ggam_insert_after is not None:
+            self._inner_layer(ggam_insert_after).register_forward_hook(
+                self._gate_inside)
+
+    def _inner_layer(self, index: int) -> torch.nn.Module:
+        backbone = self.backbone
+        if hasattr(backbone, 'res_layers'):
+            return getattr(backbone, backbone.res_layers[index])
+        if hasattr(backbone, 'layers'):
+            return backbone.layers[index]
+        raise TypeError(f'{type(backbone).__name__}: cannot insert GGAM inside '
+                        '(no res_layers / layers)')
+
+    def _gate_inside(self, module, args, output):
+        if self._hook_gaze is None:  # plain backbone use (e.g. extract_feat)
+            return output
+        extra = getattr(self.backbone, 'num_extra_tokens', 0) \
+            if output.dim() == 3 else 0
+        result = self.neck(output, **self._hook_gaze, num_extra_tokens=extra)
+        self._hook_out = result
+        return result['out']
+
+    def _backbone_tokens(self, images: torch.Tensor,
+                         gaze: Optional[torch.Tensor],
+                         has_gaze: Optional[torch.Tensor]) -> Dict:
+        """Backbone + GGAM: (N, 3, H, W) -> gated (N, P, C) tokens and gaze info."""
+        if self.ggam_insert_after is None:
+            tokens = tokens_on_grid(self.backbone(images)[-1], self.grid)
+            return self.neck(tokens, gaze, has_gaze)
+        self._hook_gaze = dict(gaze=gaze, has_gaze=has_gaze)
+        try:
+            tokens = tokens_on_grid(self.backbone(images)[-1], self.grid)
+            result = dict(self._hook_out)
+        finally:
+            self._hook_gaze, self._hook_out = None, None
+        result['out'] = tokens
+        return result
+
+    def extract_feat(self, inputs: torch.Tensor, **kwargs) -> tuple:
+        """Backbone features, as mmpretrain's algorithms (no gating)."""
+        return self.backbone(inputs)
+
+    def predict_gaze(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Predicted gaze weights for images without gaze (test time).
+
+        Args:
+            inputs (Tensor): (N, 3, H, W) preprocessed images.
+
+        Returns:
+            Tensor: (N, P) :math:`\\hat q / \\max \\hat q` in (0, 1].
+        """
+        result = self._backbone_tokens(inputs, None, None)
+        if result['gaze_logits'] is None:
+            raise RuntimeError('GGAM was built with predict_gaze=False')
+        return result['gaze']
+
+    def _gaze_prediction_loss(self, logits: Optional[torch.Tensor],
+                              gaze: torch.Tensor,
+                              has_gaze: torch.Tensor) -> torch.Tensor:
+        r""":math:`\beta\,\mathrm{KL}(q \| \hat q)` averaged over views with gaze."""
+        if logits is None or self.gaze_pred_weight == 0:
+            return gaze.new_zeros(())
+        target = gaze / gaze.sum(-1, keepdim=True).clamp_min(1e-12)
+        kl = F.kl_div(logits.log_softmax(-1), target, reduction='none').sum(-1)
+        mask = has_gaze.float()
+        return self.gaze_pred_weight * (kl * mask).sum() / mask.sum().clamp_min(1.)
+
+    @staticmethod
+    def _stack(data_samples: List[DataSample], key: str) -> torch.Tensor:
+        return torch.stack([sample.get(key) for sample in data_samples])
+
+    def _gather_negatives(self, z2: torch.Tensor) -> torch.Tensor:
+        """(N, P, D) local -> (B, P, D) with the local block first (grads flow)."""
+        if get_world_size() == 1:
+            return z2
+        gathered = list(GatherLayer.apply(z2.contiguous()))
+        rank = get_rank()
+        return torch.cat([gathered[rank]] + gathered[:rank] + gathered[rank + 1:])
+
+    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """Two views -> GWCL + projector penalty + gaze-prediction loss.
+
+        Args:
+            inputs (list[Tensor]): two (N, 3, H, W) views.
+            data_samples (list[DataSample]): per image ``gaze_weights`` (2, P),
+                ``has_gaze`` (2,), ``crop_box`` (2, 4), ``flip`` (2,).
+
+        Returns:
+            dict: ``loss_gwcl``, ``loss_reg``, ``loss_gaze_pred``.
+        """
+        if len(inputs) != 2:
+            raise ValueError(f'GazePrior needs 2 views, got {len(inputs)}')
+        num_images = inputs[0].shape[0]
+        device = inputs[0].device
+        gaze = self._stack(data_samples, 'gaze_weights').to(device).float()
+        has_gaze = self._stack(data_samples, 'has_gaze').to(device).bool()
+        if gaze.shape[-1] != self.grid * self.grid:
+            raise ValueError(f'gaze_weights have {gaze.shape[-1]} patches, the '
+                             f'model a {self.grid}x{self.grid} grid: set '
+                             'PackGazeInputs(grid=...) to the model grid')
+        # views stacked view-major: rows [0, N) view 1, [N, 2N) view 2
+        images = torch.cat(inputs, dim=0)
+        view_gaze = gaze.transpose(0, 1).flatten(0, 1)
+        view_has_gaze = has_gaze.transpose(0, 1).flatten()
+        result = self._backbone_tokens(images, view_gaze, view_has_gaze)
+
+        z = self.head(result['out'])
+        g = result['gaze']
+        z1, z2 = z[:num_images], z[num_images:]
+        g1, g2 = g[:num_images], g[num_images:]
+        valid = None
+        if self.pairing == 'geometry':
+            crop_box = self._stack(data_samples, 'crop_box').to(device)
+            flip = self._stack(data_samples, 'flip').to(device)
+            index, valid = patch_correspondence(crop_box[:, 0], flip[:, 0],
+                                                crop_box[:, 1], flip[:, 1],
+                                                self.grid)
+            z2 = torch.gather(z2, 1, index[..., None].expand_as(z2))
+            g2 = torch.gather(g2, 1, index)
+        negatives = self._gather_negatives(z2) \
+            if self.head.negatives == 'batch' else None
+        losses = self.head.loss(z1, z2, g1, g2, valid=valid, z2_negatives=negatives)
+        losses['loss_gaze_pred'] = self._gaze_prediction_loss(
+            result['gaze_logits'], view_gaze, view_has_gaze)
+        return losses
