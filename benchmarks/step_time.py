@@ -1,7 +1,7 @@
 """GazePrior vs SimCLR training-step time and peak memory, same backbone and batch.
 
 One step = forward + backward + optimizer step on a batch of two 112-px views.
-Both models share the backbone config (ViT-tiny/8 with 14 x 14 tokens; ResNet-18
+Both models share the backbone config (ViT-tiny/8, 6 blocks, 14 x 14 tokens, as the demo config; ResNet-18
 with a stride-16 last stage, 7 x 7 map) and use the same optimizer (AdamW), so the
 ratio isolates GazePrior's own cost: pooling to the gaze grid, GGAM and its
 gaze-prediction branch, the per-patch projector, the correspondence and GWCL.
@@ -33,7 +33,7 @@ VIEW = 112
 def backbone_cfg(kind: str) -> dict:
     if kind == 'vit':
         return dict(type='VisionTransformer',
-                    arch=dict(embed_dims=192, num_layers=12, num_heads=3,
+                    arch=dict(embed_dims=192, num_layers=6, num_heads=3,
                               feedforward_channels=768),
                     img_size=VIEW, patch_size=8, out_type='featmap')
     return dict(type='ResNet', depth=18, strides=(1, 2, 2, 1), out_indices=(3, ),

@@ -1,7 +1,7 @@
 # Ablation 4: CNN (ResNet-18, GGAM on the 7 x 7 last-stage map) vs ViT: the
 # ResNet-18 GazePrior config with the ViT config's schedule.
 _base_ = '../gazeprior/gazeprior_resnet18_synthetic.py'
-max_epochs = 3
+max_epochs = 2
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),

@@ -9,7 +9,7 @@ _base_ = [
 ]
 
 embed_dims = 192
-num_layers = 12
+num_layers = 6  # as configs/gazeprior/gazeprior_vit-tiny-p8_synthetic.py
 model = dict(
     type='ImageClassifier',
     data_preprocessor=dict(

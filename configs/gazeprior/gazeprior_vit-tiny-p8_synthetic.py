@@ -1,4 +1,4 @@
-# GazePrior with a ViT-tiny (DeiT-tiny widths: 192 dims, 12 blocks, 3 heads) on
+# GazePrior with a ViT-tiny (DeiT-tiny widths: 192 dims, 3 heads; 6 blocks) on
 # 112-px views with 8-px patches: a 14 x 14 token grid = the gaze grid.
 # The README's demo (tools/run_demo.sh) trains this config; the short schedule
 # fits a few CPU minutes. Its tokens are probed by
@@ -9,6 +9,7 @@ _base_ = [
 ]
 
 embed_dims = 192
+num_layers = 6  # half of DeiT-tiny's 12: the CPU demo budget
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='GazeHeatmap', sigma_rel=0.04, fusion='mean', render_map=False),
@@ -27,7 +28,7 @@ model = dict(
     data_preprocessor={{_base_.data_preprocessor}},
     backbone=dict(
         type='VisionTransformer',
-        arch=dict(embed_dims=embed_dims, num_layers=12, num_heads=3,
+        arch=dict(embed_dims=embed_dims, num_layers=num_layers, num_heads=3,
                   feedforward_channels=embed_dims * 4),
         img_size={{_base_.view_size}},
         patch_size=8,
@@ -39,7 +40,7 @@ model = dict(
               out_channels=128, temperature=0.1, pair_weight='product',
               negatives='image', proj_reg=1e-4))
 
-max_epochs = 3
+max_epochs = 2
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-4, weight_decay=1e-5),

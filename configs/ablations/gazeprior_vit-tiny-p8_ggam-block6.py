@@ -1,3 +1,0 @@
-# Ablation 8: GGAM inside the ViT after block 6 instead of after the backbone.
-_base_ = '../gazeprior/gazeprior_vit-tiny-p8_synthetic.py'
-model = dict(ggam_insert_after=5)
