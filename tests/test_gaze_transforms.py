@@ -291,3 +291,22 @@ def test_reader_index_and_spread_between_readers():
     out = TRANSFORMS.build(dict(type='GazeHeatmap', sigma=3.0,
                                 with_spread=True))(same)
     assert out['gaze_spread'].max() < 1e-7
+
+
+def test_drop_warnings_capped_per_process_but_always_counted():
+    import warnings
+    transform = TRANSFORMS.build(dict(type='GazeHeatmap', sigma=2.0,
+                                      max_warnings=2))
+    fixations = [[10, 5, 0.2], [np.nan, 3, 0.1]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        counts = []
+        for i in range(4):
+            results = make_results(fixations)
+            results['img_id'] = f'img-{i}'
+            counts.append(transform(results)['gaze_drop_counts']['nan'])
+    messages = [str(w.message) for w in caught]
+    assert counts == [1, 1, 1, 1]
+    assert sum("'img-0'" in m or "'img-1'" in m for m in messages) == 2
+    assert not any("'img-2'" in m or "'img-3'" in m for m in messages)
+    assert sum('silenced' in m for m in messages) == 1

@@ -1,4 +1,5 @@
 """``GazeHeatmap``: raw multi-reader fixations -> gaze in the current image grid."""
+import warnings
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -51,6 +52,11 @@ class GazeHeatmap(BaseTransform):
             crop afterwards may switch it off (the packer renders each view).
         with_spread (bool): also compute ``gaze_spread``. Defaults to False.
         warn (bool): warn about dropped fixations. Defaults to True.
+        max_warnings (int): per process, name at most this many images in
+            drop warnings, then say once that further ones are silenced (real and
+            synthetic readings routinely have 5-10 % off-image fixations, so a
+            warning per image would bury the training log). The drops are always
+            counted in ``results['gaze_drop_counts']``. Defaults to 5.
         keep_raw (bool): keep the raw ``gaze`` dict in the results. Defaults to
             False: it is consumed here, and dropping it saves copying it per view.
         cache_size (int): cleaning and fusion depend only on the image's gaze, so
@@ -70,6 +76,7 @@ class GazeHeatmap(BaseTransform):
                  render_map: bool = True,
                  with_spread: bool = False,
                  warn: bool = True,
+                 max_warnings: int = 5,
                  keep_raw: bool = False,
                  cache_size: int = 20000) -> None:
         if fusion not in FUSION_MODES:
@@ -81,6 +88,8 @@ class GazeHeatmap(BaseTransform):
         self.render_map = render_map
         self.with_spread = with_spread
         self.warn = warn
+        self.max_warnings = int(max_warnings)
+        self._num_warned = 0
         self.keep_raw = keep_raw
         self.cache_size = int(cache_size)
         self._cache = {}
@@ -149,8 +158,16 @@ class GazeHeatmap(BaseTransform):
                                  f'have shape (K, 2) or (K, 3), got {a.shape}')
         columns = min(a.shape[1] for a in arrays if len(a))
         stacked = np.concatenate([a[:, :columns] for a in arrays if len(a)])
+        warn = self.warn and self._num_warned < self.max_warnings
         kept, counts, keep = clean_fixations(stacked, (src_h, src_w), image_id,
-                                             warn=self.warn, return_mask=True)
+                                             warn=warn, return_mask=True)
+        if warn and len(kept) < len(stacked):
+            self._num_warned += 1
+            if self._num_warned == self.max_warnings:
+                warnings.warn(
+                    f'GazeHeatmap: fixations were dropped in {self.max_warnings} '
+                    'images; further such warnings in this process are silenced '
+                    "(drops are still counted in results['gaze_drop_counts'])")
         reader_index = np.repeat(np.arange(len(arrays)), lengths)[keep]
         durations = kept[:, 2] if self.duration_weighted and columns == 3 else None
         weights, rho = fuse_fixation_weights(kept[:, :2], reader_index, len(arrays),
