@@ -25,6 +25,8 @@ number; ``--steps 3 --warmup 1`` is a smoke run.
 """
 import argparse
 import json
+import shutil
+import tempfile
 import os
 import socket
 import sys
@@ -108,10 +110,13 @@ def _run(rank, world, port, args, out):
     out[rank] = (elapsed / args.steps, n_params, cpu_share, allreduce_s)
 
 
-def _worker(rank, world, port, args, queue):
+def _worker(rank, world, port, args, result_dir):
     out = {}
     _run(rank, world, port, args, out)
-    queue.put((rank, out[rank]))
+    # a file, not a multiprocessing queue: a rank that exits right after
+    # destroy_process_group can lose a queued item and leave the parent waiting
+    with open(os.path.join(result_dir, f'rank{rank}.json'), 'w') as f:
+        json.dump(out[rank], f)
 
 
 def main(argv=None):
@@ -131,16 +136,21 @@ def main(argv=None):
         with socket.socket() as s:
             s.bind(('127.0.0.1', 0))
             port = s.getsockname()[1]
-        queue = ctx.Queue()
-        procs = [ctx.Process(target=_worker, args=(r, world, port, args, queue))
+        result_dir = tempfile.mkdtemp(prefix='ddp_scaling_')
+        procs = [ctx.Process(target=_worker,
+                             args=(r, world, port, args, result_dir))
                  for r in range(world)]
         for p in procs:
             p.start()
-        outs = dict(queue.get(timeout=3600) for _ in procs)
         for p in procs:
-            p.join()
+            p.join(timeout=3600)
             if p.exitcode != 0:
                 sys.exit(f'worker failed with exit code {p.exitcode}')
+        outs = {}
+        for r in range(world):
+            with open(os.path.join(result_dir, f'rank{r}.json')) as f:
+                outs[r] = json.load(f)
+        shutil.rmtree(result_dir, ignore_errors=True)
         step_s = max(o[0] for o in outs.values())  # slowest rank sets the pace
         results[world] = dict(
             step_s=step_s, n_params=outs[0][1],
