@@ -56,7 +56,7 @@ def test_pointing_game_and_box_mapping():
     # crop (10, 20)-(30, 60) resized to (20, 40) view, flipped
     view = boxes_to_view(np.array([[12, 30, 4, 10]]), np.array([10, 20, 30, 60]),
                          True, (20, 40))
-    np.testing.assert_allclose(view, [[40 - 1 - (4 + 8), 5, 8, 5]])
+    np.testing.assert_allclose(view, [[40 - (4 + 8), 5, 8, 5]])
 
 
 def test_metric_attention_equal_to_gaze_gives_rho1_emd0():
@@ -86,3 +86,14 @@ def test_metric_attention_equal_to_gaze_gives_rho1_emd0():
     assert res['gaze/emd'] == pytest.approx(0.0, abs=1e-6)
     assert res['gaze/pointing'] == 1.0
     assert res['gaze/num_spearman'] == 3 and res['gaze/num_pointing'] == 4
+
+
+def test_boxes_to_view_flip_mirrors_box_edges():
+    from gazeprior_mm.evaluation.metrics.gaze_alignment import boxes_to_view
+    crop = np.array([0., 0., 100., 50.])
+    # a box on the left edge lands on the right edge after the flip, same size
+    out = boxes_to_view(np.array([[0., 10., 20., 5.]]), crop, True, (50, 100))
+    np.testing.assert_allclose(out, [[80., 10., 20., 5.]])
+    # the whole view maps onto itself
+    whole = boxes_to_view(np.array([[0., 0., 100., 50.]]), crop, True, (50, 100))
+    np.testing.assert_allclose(whole, [[0., 0., 100., 50.]])

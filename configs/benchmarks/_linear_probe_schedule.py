@@ -1,6 +1,10 @@
 # Shared schedule/evaluation of the linear probes and low-label fine-tuning:
 # multi-label AUC metrics in the val and test loops, a short AdamW cosine schedule.
-# (An underscore name: a fragment to inherit, not a config to run.)
+# (An underscore name: a fragment to inherit, not a config to run.) It inherits the
+# project runtime, so the benchmark configs list it instead of default_runtime.py
+# (mmengine refuses two bases that both set default_hooks).
+_base_ = ['../_base_/default_runtime.py']
+
 val_evaluator = dict(type='MultiLabelAUC', thr=0.5, specificity=0.9)
 test_evaluator = val_evaluator
 

@@ -4,7 +4,6 @@
 _base_ = [
     'mmpretrain::_base_/models/resnet18.py',
     '../_base_/datasets/synthetic_linear.py',
-    '../_base_/default_runtime.py',
     './_linear_probe_schedule.py',
 ]
 

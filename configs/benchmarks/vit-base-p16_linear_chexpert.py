@@ -4,7 +4,6 @@
 _base_ = [
     'mmpretrain::_base_/models/vit-base-p16.py',
     '../_base_/datasets/chexpert_linear.py',
-    '../_base_/default_runtime.py',
     './_linear_probe_schedule.py',
 ]
 
@@ -20,7 +19,7 @@ model = dict(
         img_size=224,
         out_type='avg_featmap',
         frozen_stages=12,
-        init_cfg=dict(type='Pretrained', checkpoint='', prefix='backbone.')),
+        init_cfg=dict(_delete_=True, type='Pretrained', checkpoint='', prefix='backbone.')),
     neck=None,
     head=dict(
         _delete_=True,
@@ -28,6 +27,6 @@ model = dict(
         num_classes=14,
         in_channels=768,
         loss=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
-    train_cfg=dict(_delete_=True))
+    train_cfg=None)  # no Mixup/CutMix batch augments for multi-label probing
 
 train_cfg = dict(max_epochs=90, val_interval=10)

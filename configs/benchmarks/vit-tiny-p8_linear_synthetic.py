@@ -4,7 +4,6 @@
 # The backbone must match the pre-training one (tools/compare.py copies it over).
 _base_ = [
     '../_base_/datasets/synthetic_linear.py',
-    '../_base_/default_runtime.py',
     './_linear_probe_schedule.py',
 ]
 

@@ -162,7 +162,8 @@ def boxes_to_view(boxes: np.ndarray, crop_box: np.ndarray, flip: bool,
     by0 = (boxes[:, 1] - y0) * sy
     bw, bh = boxes[:, 2] * sx, boxes[:, 3] * sy
     if flip:
-        bx0 = view_shape[1] - 1 - (bx0 + bw)
+        # box coordinates (the view spans [0, w]): mirror edges, not pixel centres
+        bx0 = view_shape[1] - (bx0 + bw)
     return np.stack([bx0, by0, bw, bh], axis=1)
 
 
