@@ -56,8 +56,10 @@ def model_cfg(kind: str, method: str) -> dict:
     return dict(type='GazePrior', grid=grid, data_preprocessor=preprocessor,
                 backbone=backbone_cfg(kind),
                 neck=dict(type='GGAM', in_channels=channels, grid=grid),
+                # the projector widths of the synthetic GazePrior configs
                 head=dict(type='GWCLHead', in_channels=channels,
-                          hid_channels=channels, out_channels=128))
+                          hid_channels=128 if kind == 'vit' else channels,
+                          out_channels=128))
 
 
 def make_batch(batch: int, grid: int, seed: int = 0):

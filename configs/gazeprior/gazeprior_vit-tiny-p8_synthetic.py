@@ -36,7 +36,7 @@ model = dict(
         drop_path_rate=0.0),
     neck=dict(type='GGAM', in_channels=embed_dims, grid={{_base_.patch_grid}},
               gaze_source='gaze', predict_gaze=True),
-    head=dict(type='GWCLHead', in_channels=embed_dims, hid_channels=embed_dims,
+    head=dict(type='GWCLHead', in_channels=embed_dims, hid_channels=128,
               out_channels=128, temperature=0.1, pair_weight='product',
               negatives='image', proj_reg=1e-4))
 
