@@ -18,5 +18,5 @@ CKPT=$(cat "$WORK_DIR/last_checkpoint")
 $PY tools/analysis/gaze_alignment.py "$CONFIG" "$CKPT" \
     --out-dir "$WORK_DIR/figures" --num-images 8
 echo "[demo] checkpoint : $CKPT"
-echo "[demo] logs       : $(ls -d "$WORK_DIR"/*/ | tail -n 1)"
+echo "[demo] logs       : $(ls -d "$WORK_DIR"/[0-9]*/ | tail -n 1)"
 echo "[demo] figures    : $WORK_DIR/figures"
