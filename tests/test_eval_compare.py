@@ -1,0 +1,152 @@
+"""tools/compare.py: aggregation, results.json schema, markdown, config surgery,
+and the smoke preset end to end."""
+import importlib.util
+import json
+import math
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _load_compare():
+    spec = importlib.util.spec_from_file_location(
+        'gp_compare_tool', osp.join(REPO, 'tools', 'compare.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+compare = _load_compare()
+
+FAKE = {
+    'simclr_r18': {
+        0: dict(linear_auc_macro=0.60, anomaly_auc=0.70, spearman=0.10,
+                emd=0.20),
+        1: dict(linear_auc_macro=0.64, anomaly_auc=0.72, spearman=0.12,
+                emd=0.18),
+        2: dict(linear_auc_macro=0.62, anomaly_auc=0.74, spearman=0.08,
+                emd=0.22),
+    },
+    'gazeprior_r18': {
+        2: dict(linear_auc_macro=0.70, anomaly_auc=0.75, spearman=0.30,
+                emd=0.10),
+        0: dict(linear_auc_macro=0.66, anomaly_auc=0.71, spearman=float('nan'),
+                emd=0.12),
+    },
+}
+BUDGET = dict(preset='fake', num_images=10, pretrain_epochs=1)
+
+
+def test_aggregate_mean_std_and_schema():
+    results = compare.aggregate(FAKE, BUDGET, [0, 1, 2])
+    assert set(results) >= {'methods', 'budget', 'seeds'}
+    assert results['seeds'] == [0, 1, 2]
+    assert results['budget'] == BUDGET
+    for name, res in results['methods'].items():
+        assert name.startswith(('simclr', 'gazeprior'))
+        for metric in compare.METRICS:
+            assert set(res[metric]) >= {'mean', 'std', 'values'}
+    simclr = results['methods']['simclr_r18']['linear_auc_macro']
+    values = [0.60, 0.64, 0.62]
+    assert simclr['values'] == pytest.approx(values)
+    assert simclr['mean'] == pytest.approx(np.mean(values))
+    assert simclr['std'] == pytest.approx(np.std(values, ddof=1))
+    # seeds are ordered; a NaN is kept as null and left out of mean/std
+    gp = results['methods']['gazeprior_r18']
+    assert gp['seeds'] == [0, 2]
+    assert gp['linear_auc_macro']['values'] == pytest.approx([0.66, 0.70])
+    assert gp['spearman']['values'] == [None, pytest.approx(0.30)]
+    assert gp['spearman']['mean'] == pytest.approx(0.30)
+    assert gp['spearman']['std'] == 0.0 and gp['spearman']['n'] == 1
+    # strict JSON (no NaN tokens)
+    text = json.dumps(results, allow_nan=False)
+    assert json.loads(text)['methods']['gazeprior_r18']['emd']['mean'] == \
+        pytest.approx(0.11)
+
+
+def test_write_results_markdown_and_plot(tmp_path):
+    work = tmp_path / 'comparison'
+    work.mkdir()
+    results = compare.write_results(FAKE, BUDGET, [0, 1, 2], str(work))
+    with open(work / 'results.json') as f:
+        assert json.load(f) == json.loads(json.dumps(results))
+    md = (work / 'results.md').read_text()
+    rows = [line for line in md.splitlines() if line.startswith('| ')]
+    assert rows[0].startswith('| method')
+    assert len(rows) == 1 + len(FAKE)
+    simclr_row = next(r for r in rows if r.startswith('| simclr_r18'))
+    mean, std = np.mean([0.60, 0.64, 0.62]), np.std([0.60, 0.64, 0.62],
+                                                    ddof=1)
+    assert f'{mean:.3f} ± {std:.3f}' in simclr_row
+    assert '| 3 |' in simclr_row
+    png = work / 'comparison.png'
+    assert png.stat().st_size > 1000
+    assert png.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_summarise_edge_cases():
+    assert compare.summarise([float('nan')]) == dict(
+        mean=None, std=None, values=[None], n=0)
+    one = compare.summarise([0.5])
+    assert one['mean'] == 0.5 and one['std'] == 0.0
+
+
+def test_schedule_scaling_and_view_rescale():
+    scheds = [
+        dict(type='LinearLR', by_epoch=True, begin=0, end=2),
+        dict(type='CosineAnnealingLR', T_max=18, by_epoch=True, begin=2,
+             end=20),
+    ]
+    out = compare._scale_schedule(scheds, 20, 4)
+    assert out[0]['end'] == 1 and out[1]['begin'] == 1
+    assert out[1]['end'] == 4 and out[1]['T_max'] == 3
+    assert scheds[1]['T_max'] == 18  # input untouched
+    model = dict(grid=7, neck=dict(type='GGAM', grid=7))
+    pipeline = [dict(type='GazeRandomResizedCrop', scale=112),
+                dict(type='GazeResize', scale=(112, 112)),
+                dict(type='PackGazeInputs', grid=14)]
+    compare._rescale_views(model, 64, 64 / 112)
+    compare._rescale_views(pipeline, 64, 64 / 112)
+    assert model == dict(grid=4, neck=dict(type='GGAM', grid=4))
+    assert pipeline[0]['scale'] == 64 and pipeline[1]['scale'] == (64, 64)
+    assert pipeline[2]['grid'] == 8
+    with pytest.raises(ValueError, match='grid'):
+        compare._rescale_views(dict(grid=7), 60, 60 / 112)
+
+
+def test_work_dir_must_contain_compar(tmp_path):
+    with pytest.raises(ValueError, match='compar'):
+        compare.main(['--preset', 'smoke', '--work-dir',
+                      str(tmp_path / 'results')])
+
+
+def test_smoke_preset_end_to_end(tmp_path):
+    """2 methods x 1 seed, a few iterations at 64 px, every stage; then resume."""
+    work = tmp_path / 'comparison_smoke'
+    results = compare.main(['--preset', 'smoke', '--work-dir', str(work),
+                            '--num-images', '100'])
+    assert set(results['methods']) == {'simclr_r18', 'gazeprior_r18'}
+    assert results['seeds'] == [0]
+    for res in results['methods'].values():
+        for metric in compare.METRICS:
+            value = res[metric]['mean']
+            assert value is not None and math.isfinite(value)
+        assert 0.0 <= res['linear_auc_macro']['mean'] <= 1.0
+        assert 0.0 <= res['anomaly_auc']['mean'] <= 1.0
+        assert -1.0 <= res['spearman']['mean'] <= 1.0
+        assert res['emd']['mean'] >= 0.0
+    run = work / 'gazeprior_r18' / 'seed0'
+    assert (run / 'pretrain' / 'epoch_1.pth').exists()
+    assert list((run / 'alignment').glob('*.png'))
+    assert (work / 'results.md').read_text().count('| gazeprior_r18 |') == 1
+    # resumable: a second call reuses every stage output
+    stamp = os.path.getmtime(run / 'metrics.json')
+    again = compare.main(['--preset', 'smoke', '--work-dir', str(work),
+                          '--num-images', '100'])
+    assert os.path.getmtime(run / 'metrics.json') == stamp
+    assert again['methods']['gazeprior_r18']['emd'] == \
+        results['methods']['gazeprior_r18']['emd']
