@@ -1,21 +1,24 @@
 """GazePrior vs SimCLR training-step time and peak memory, same backbone and batch.
 
 One step = forward + backward + optimizer step on a batch of two 112-px views.
-Both models share the backbone config (ViT-tiny/8, 6 blocks, 14 x 14 tokens, as the demo config; ResNet-18
-with a stride-16 last stage, 7 x 7 map) and use the same optimizer (AdamW), so the
-ratio isolates GazePrior's own cost: pooling to the gaze grid, GGAM and its
-gaze-prediction branch, the per-patch projector, the correspondence and GWCL.
+Both models share the backbone config (ViT-tiny/8, 6 blocks, 14 x 14 tokens, as the
+demo config; ResNet-18 with a stride-16 last stage, 7 x 7 map) and use the same
+optimizer (AdamW), so the ratio isolates GazePrior's own cost: pooling to the gaze
+grid, GGAM and its gaze-prediction branch, the per-patch projector, the
+correspondence and GWCL.
 
 Timing: both models are built in this process and their steps are interleaved
 (A, B, A, B, ...) after warm-up, so load changes on a shared machine hit both;
-the ratio is the ratio of medians. Memory: each model runs alone in a child
+the ratio is the ratio of medians of wall-clock step times. ``cpu_ratio`` is the
+same for the process's CPU time (``time.process_time``), which other processes on a
+shared machine disturb far less (exact with ``--threads 1``). Memory: each model runs alone in a child
 process; ``peak_mb`` is the child's peak resident set size (``VmHWM``) minus its
 resident size just before the model is built, i.e. the model, activations,
 gradients and optimizer state of a step (CPU; on GPU use
 ``torch.cuda.max_memory_allocated`` instead).
 
 Usage: python benchmarks/step_time.py [--batch 32] [--iters 10] [--threads 2]
-Last line: JSON {"vit": {"ratio", "gazeprior_s", "simclr_s", "gazeprior_peak_mb",
+Last line: JSON {"vit": {"ratio", "gazeprior_s", "simclr_s", "cpu_ratio", "gazeprior_peak_mb",
 "simclr_peak_mb"}, "resnet": {...}, ...}.
 """
 import argparse
@@ -58,8 +61,7 @@ def model_cfg(kind: str, method: str) -> dict:
                 neck=dict(type='GGAM', in_channels=channels, grid=grid),
                 # the projector widths of the synthetic GazePrior configs
                 head=dict(type='GWCLHead', in_channels=channels,
-                          hid_channels=128 if kind == 'vit' else channels,
-                          out_channels=128))
+                          hid_channels=128, out_channels=128))
 
 
 def make_batch(batch: int, grid: int, seed: int = 0):
@@ -89,14 +91,15 @@ class Stepper:
         self.optim = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
         self.views, self.samples = make_batch(batch, 14 if kind == 'vit' else 7)
 
-    def step(self) -> float:
-        start = time.perf_counter()
+    def step(self) -> tuple:
+        """One step; returns (wall seconds, process CPU seconds)."""
+        start, start_cpu = time.perf_counter(), time.process_time()
         losses = self.model.loss(self.views, self.samples)
         loss = sum(v for v in losses.values())
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def time_pair(kind: str, batch: int, iters: int, warmup: int) -> dict:
@@ -105,14 +108,21 @@ def time_pair(kind: str, batch: int, iters: int, warmup: int) -> dict:
         for s in steppers.values():
             s.step()
     times = {m: [] for m in steppers}
+    cpu = {m: [] for m in steppers}
     for _ in range(iters):
         for m, s in steppers.items():
-            times[m].append(s.step())
+            wall, used = s.step()
+            times[m].append(wall)
+            cpu[m].append(used)
     med = {m: statistics.median(t) for m, t in times.items()}
+    med_cpu = {m: statistics.median(t) for m, t in cpu.items()}
     return dict(ratio=med['gazeprior'] / med['simclr'],
                 gazeprior_s=med['gazeprior'], simclr_s=med['simclr'],
                 gazeprior_min_s=min(times['gazeprior']),
-                simclr_min_s=min(times['simclr']))
+                simclr_min_s=min(times['simclr']),
+                cpu_ratio=med_cpu['gazeprior'] / med_cpu['simclr'],
+                gazeprior_cpu_s=med_cpu['gazeprior'],
+                simclr_cpu_s=med_cpu['simclr'])
 
 
 def proc_status_mb(field: str) -> float:

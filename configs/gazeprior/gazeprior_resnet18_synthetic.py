@@ -35,7 +35,9 @@ model = dict(
         zero_init_residual=True),
     neck=dict(type='GGAM', in_channels=512, grid=patch_grid,
               gaze_source='gaze', predict_gaze=True),
-    head=dict(type='GWCLHead', in_channels=512, hid_channels=512,
+    # a 128-wide per-patch projector: at 512 it ran on all 2N x 49 patches and
+    # cost ~4 % of the step (benchmarks/step_time.py)
+    head=dict(type='GWCLHead', in_channels=512, hid_channels=128,
               out_channels=128, temperature=0.1, pair_weight='product',
               negatives='image', proj_reg=1e-4))
 

@@ -9,6 +9,7 @@ from ``model_wrapper_cfg``, so :func:`setup_cpu_distributed` (called by
 gloo group itself and selects :class:`CPUCompatibleDistributedDataParallel`.
 On GPU machines it does nothing: NCCL and mmengine's defaults apply unchanged.
 """
+import atexit
 import logging
 import os
 import subprocess
@@ -84,6 +85,16 @@ def init_cpu_process_group(launcher: str, timeout_s: int = 1800) -> None:
     from datetime import timedelta
     torch_dist.init_process_group(
         backend='gloo', timeout=timedelta(seconds=timeout_s))
+    # tear the group down before interpreter exit: a gloo group left to the
+    # C++ destructors can abort a rank ("terminate called without an active
+    # exception") while the other rank is still closing its connections
+    atexit.register(_destroy_process_group)
+
+
+def _destroy_process_group() -> None:
+    # no barrier: a rank exiting on an error must not wait for the others
+    if torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 def setup_cpu_distributed(cfg) -> bool:

@@ -68,15 +68,17 @@ class GWCLHead(BaseModule):
              g1: torch.Tensor,
              g2: torch.Tensor,
              valid: Optional[torch.Tensor] = None,
+             match: Optional[torch.Tensor] = None,
+             valid2: Optional[torch.Tensor] = None,
              z2_negatives: Optional[torch.Tensor] = None
              ) -> Dict[str, torch.Tensor]:
         """GWCL on projected embeddings plus the projector penalty.
 
         Args:
-            z1, z2 (Tensor): (N, P, D) projected embeddings, view-2 patch i matched
-                to view-1 patch i.
+            z1, z2 (Tensor): (N, P, D) projected embeddings of the two views.
             g1, g2 (Tensor): (N, P) gaze weights.
-            valid (Tensor, optional): (N, P) bool, see :func:`gwcl_loss`.
+            valid, match, valid2 (Tensor, optional): (N, P) pairing of the views'
+                patches, see :func:`gwcl_loss` (None: the seed's same-index pairing).
             z2_negatives (Tensor, optional): (B, P, D) for ``negatives='batch'``.
 
         Returns:
@@ -87,7 +89,8 @@ class GWCLHead(BaseModule):
             g1 = g2 = uniform
         loss = gwcl_loss(z1, z2, g1, g2, temperature=self.temperature,
                          pair_weight=self.pair_weight, negatives=self.negatives,
-                         valid=valid, z2_negatives=z2_negatives)
+                         valid=valid, match=match, valid2=valid2,
+                         z2_negatives=z2_negatives)
         weights = [m.weight for m in self.projector if isinstance(m, nn.Linear)]
         reg = self.proj_reg * sum(w.pow(2).sum() for w in weights)
         return dict(loss_gwcl=loss, loss_reg=reg)

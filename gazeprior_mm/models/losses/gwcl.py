@@ -16,6 +16,9 @@ def gwcl_loss(z1: torch.Tensor,
               pair_weight: str = 'product',
               negatives: str = 'image',
               valid: Optional[torch.Tensor] = None,
+              *,
+              match: Optional[torch.Tensor] = None,
+              valid2: Optional[torch.Tensor] = None,
               z2_negatives: Optional[torch.Tensor] = None) -> torch.Tensor:
     r"""Gaze-weighted contrastive loss (DESIGN §4).
 
@@ -31,8 +34,17 @@ def gwcl_loss(z1: torch.Tensor,
 
     ``pair_weight='product'``: :math:`w_{ij'} = \tilde g_i \tilde g_{j'}` over all
     :math:`P \times P` pairs (the seed's formula). ``'matched'``: only
-    :math:`j' = i`, :math:`w_{ii'} = \tilde g_i \tilde g_{i'}` (patch :math:`i` of
-    view 2 must then be the patch corresponding to patch :math:`i` of view 1).
+    :math:`j' = m(i)`, the view-2 patch paired with patch :math:`i`
+    (:math:`w_{i m(i)} = \tilde g_i \tilde g_{m(i)}`); :math:`m(i) = i` by default
+    (the seed's same-index pairing).
+
+    **Masking (geometry-aware pairing).** ``valid[n, i]`` False says the image point
+    of view-1 patch :math:`i` lies outside view 2: the anchor gets weight 0.
+    ``valid2[n, j']`` False says view-2 patch :math:`j'` lies outside view 1: it gets
+    weight 0 in ``'product'`` (both members of a weighted pair must show content
+    that both views contain). Masks only zero weights; every view-2 patch stays a
+    candidate of the softmax (it is a real, distinct patch, so a valid negative), and
+    :math:`1/(NP)` is kept, so views that overlap little contribute little.
 
     Args:
         z1 (Tensor): (N, P, D) patch embeddings of view 1.
@@ -42,12 +54,16 @@ def gwcl_loss(z1: torch.Tensor,
         temperature (float): τ. Defaults to 0.1.
         pair_weight (str): ``'product'`` or ``'matched'``.
         negatives (str): ``'image'`` or ``'batch'``.
-        valid (Tensor, optional): (N, P) bool. ``False`` marks a view-2 slot that has
-            no counterpart (a view-1 patch whose image point lies outside view 2,
-            geometry-aware pairing): it leaves the softmax and carries no weight.
+        valid (Tensor, optional): (N, P) bool, view-1 patches that have a
+            counterpart in view 2. Defaults to all True.
+        match (Tensor, optional): (N, P) long, :math:`m(i)`, the view-2 patch
+            showing the image point of view-1 patch :math:`i` (``'matched'`` only).
+            Defaults to :math:`m(i) = i`.
+        valid2 (Tensor, optional): (N, P) bool, view-2 patches inside view 1
+            (``'product'`` only). Defaults to all True.
         z2_negatives (Tensor, optional): (B, P, D) candidates for
-            ``negatives='batch'`` whose first N rows are the images of ``z2`` and
-            whose other rows are further images (e.g. gathered from other ranks).
+            ``negatives='batch'`` whose first N rows are ``z2`` and whose other rows
+            are further images (e.g. gathered from other ranks, with gradients).
             Defaults to ``z2`` (the local batch).
 
     Returns:
@@ -60,38 +76,30 @@ def gwcl_loss(z1: torch.Tensor,
         raise ValueError(f'negatives must be one of {NEGATIVES}, got {negatives!r}')
     num_images, num_patches, _ = z1.shape
     z1 = F.normalize(z1, dim=-1)
-    z2 = F.normalize(z2, dim=-1)
-    if valid is None:
-        valid = torch.ones(z2.shape[:2], dtype=torch.bool, device=z2.device)
-    g1 = g1 * valid
-    g2 = g2 * valid
-
-    # (N, P, P): every view-1 patch against the view-2 patches of its own image
-    own = torch.einsum('npd,nqd->npq', z1, z2) / temperature
-    own = own.masked_fill(~valid[:, None, :], float('-inf'))
     if negatives == 'image':
-        log_norm = torch.logsumexp(own, dim=-1, keepdim=True)
+        # (N, P, P): every view-1 patch against the view-2 patches of its image
+        own = torch.einsum('npd,nqd->npq', z1, F.normalize(z2, dim=-1)) / temperature
+        log_norm = own.logsumexp(dim=-1, keepdim=True)
     else:
-        others = z2 if z2_negatives is None else F.normalize(z2_negatives, dim=-1)
-        # (N, P, B*P) against every view-2 patch of the batch; the own image's
-        # block is replaced by ``own`` so masking of invalid slots still holds
-        cross = torch.einsum('npd,bqd->npbq', z1, others) / temperature
-        keep_other = torch.ones(num_images, cross.shape[2], dtype=torch.bool,
-                                device=z1.device)
-        keep_other[:, :num_images] = ~torch.eye(num_images, dtype=torch.bool,
-                                                 device=z1.device)
-        cross = cross.masked_fill(~keep_other[:, None, :, None], float('-inf'))
-        log_norm = torch.logaddexp(
-            torch.logsumexp(own, dim=-1),
-            torch.logsumexp(cross.flatten(2), dim=-1)).unsqueeze(-1)
-    log_prob = own - log_norm
+        candidates = F.normalize(z2 if z2_negatives is None else z2_negatives,
+                                 dim=-1)
+        # (N, P, B, P) against every view-2 patch of the batch; the own image's
+        # block is its diagonal in (n, b)
+        sim = torch.einsum('npd,bqd->npbq', z1, candidates) / temperature
+        log_norm = sim.flatten(2).logsumexp(dim=-1, keepdim=True)
+        own = sim[:, :, :num_images].diagonal(dim1=0, dim2=2).permute(2, 0, 1)
+    log_prob = own - log_norm  # (N, P, P)
 
+    if valid is not None:
+        g1 = g1 * valid
     if pair_weight == 'product':
+        if valid2 is not None:
+            g2 = g2 * valid2
         weight = g1[:, :, None] * g2[:, None, :]
-        # -inf * 0 at masked slots: the weight is zero there by construction
-        loss_per_patch = -(weight * log_prob.masked_fill(~valid[:, None, :], 0.)
-                           ).sum(-1)
+        loss = -(weight * log_prob).sum()
+    elif match is None:
+        loss = -(g1 * g2 * log_prob.diagonal(dim1=1, dim2=2)).sum()
     else:
-        diag = torch.diagonal(log_prob, dim1=1, dim2=2)
-        loss_per_patch = -(g1 * g2 * diag.masked_fill(~valid, 0.))
-    return loss_per_patch.sum() / (num_images * num_patches)
+        matched = log_prob.gather(2, match[..., None]).squeeze(-1)
+        loss = -(g1 * g2.gather(1, match) * matched).sum()
+    return loss / (num_images * num_patches)

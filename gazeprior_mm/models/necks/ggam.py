@@ -172,6 +172,11 @@ class GGAM(BaseModule):
         """
         patches = x[:, num_extra_tokens:] if x.dim() == 3 else x
         tokens = tokens_on_grid(patches, self.grid)
+        if tokens.shape[-1] != self.in_channels:
+            raise ValueError(
+                f'GGAM(in_channels={self.in_channels}) got {tokens.shape[-1]}-channel '
+                'features: set in_channels to the channels where GGAM sits (the '
+                'backbone output, or the stage given by ggam_insert_after)')
         logits = self.predict_logits(tokens)
         used = self.resolve_gaze(gaze, has_gaze, logits, x.shape[0], x.device)
         return dict(out=self.gate(x, used, num_extra_tokens), gaze=used,

@@ -33,14 +33,15 @@ class GazePrior(BaseSelfSupervisor):
     where the last term (``loss_gaze_pred``, weight ``gaze_pred_weight`` =
     :math:`\beta`) trains GGAM's gaze-prediction branch on views that have gaze.
 
-    **Pairing.** ``'geometry'`` (default): view-2 patches are re-ordered so that
-    slot i holds the view-2 patch covering the image point at the centre of view-1
-    patch i (from each view's ``crop_box`` and ``flip``, see
-    :func:`patch_correspondence`); slots whose point lies outside view 2 are invalid
-    and leave the loss. ``'same_index'``: the seed's pairing of equal grid indices.
-    With ``pair_weight='product'`` the loss sums over all view-2 patches, so pairing
-    only decides which view-2 patches (the overlap) take part; with ``'matched'`` it
-    decides the positives.
+    **Pairing.** ``'geometry'`` (default): view-1 patch i is paired with the view-2
+    patch m(i) covering the image point at its centre (from each view's
+    ``crop_box`` and ``flip``, see :func:`patch_correspondence`); view-1 patches whose
+    point lies outside view 2 (``valid``) and view-2 patches outside view 1
+    (``valid2``, the same map in the other direction) get weight 0, but every view-2
+    patch stays a negative of the softmax (no patch is duplicated or dropped from it).
+    ``'same_index'``: the seed's pairing of equal grid indices, nothing masked.
+    With ``pair_weight='product'`` pairing only decides which patches (the overlap)
+    carry weight; with ``'matched'`` it also decides the positives.
 
     **Views without gaze** (image without gaze, or a crop keeping too little of it,
     ``has_gaze`` False) use GGAM's detached gaze prediction as :math:`\tilde g`,
@@ -156,7 +157,14 @@ class GazePrior(BaseSelfSupervisor):
 
     @staticmethod
     def _stack(data_samples: List[DataSample], key: str) -> torch.Tensor:
-        return torch.stack([sample.get(key) for sample in data_samples])
+        """Stack one per-view field of every sample, (N, V, ...)."""
+        values = [sample.get(key) for sample in data_samples]
+        missing = [i for i, v in enumerate(values) if v is None]
+        if missing:
+            raise KeyError(f'data sample {missing[0]} has no {key!r} (and '
+                           f'{len(missing) - 1} more): pack the views with '
+                           'PackGazeInputs')
+        return torch.stack([torch.as_tensor(v) for v in values])
 
     def _gather_negatives(self, z2: torch.Tensor) -> torch.Tensor:
         """(N, P, D) local -> (B, P, D) with the local block first (grads flow)."""
@@ -198,18 +206,17 @@ class GazePrior(BaseSelfSupervisor):
         g = result['gaze']
         z1, z2 = z[:num_images], z[num_images:]
         g1, g2 = g[:num_images], g[num_images:]
-        valid = None
+        pairs = dict(valid=None, match=None, valid2=None)
         if self.pairing == 'geometry':
             crop_box = self._stack(data_samples, 'crop_box').to(device)
             flip = self._stack(data_samples, 'flip').to(device)
-            index, valid = patch_correspondence(crop_box[:, 0], flip[:, 0],
-                                                crop_box[:, 1], flip[:, 1],
-                                                self.grid)
-            z2 = torch.gather(z2, 1, index[..., None].expand_as(z2))
-            g2 = torch.gather(g2, 1, index)
+            pairs['match'], pairs['valid'] = patch_correspondence(
+                crop_box[:, 0], flip[:, 0], crop_box[:, 1], flip[:, 1], self.grid)
+            _, pairs['valid2'] = patch_correspondence(
+                crop_box[:, 1], flip[:, 1], crop_box[:, 0], flip[:, 0], self.grid)
         negatives = self._gather_negatives(z2) \
             if self.head.negatives == 'batch' else None
-        losses = self.head.loss(z1, z2, g1, g2, valid=valid, z2_negatives=negatives)
+        losses = self.head.loss(z1, z2, g1, g2, z2_negatives=negatives, **pairs)
         losses['loss_gaze_pred'] = self._gaze_prediction_loss(
             result['gaze_logits'], view_gaze, view_has_gaze)
         return losses
