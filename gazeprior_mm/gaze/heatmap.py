@@ -27,14 +27,22 @@ Gaussian N(x_k, sigma^2) in each pixel:
   point fixation (sigma -> 0) stays one pixel instead of vanishing between centres.
 
 The weights are normalised to sum 1, so before the final normalisation the map sums
-to the share of the gaze mass inside the image (:func:`gaze_mass_map`), which the
-view packer uses to tell how much gaze a crop keeps.
+to the share of the gaze mass inside the image (:func:`gaze_mass_map`).
+
+Per-patch masses without a raster (:func:`fixation_patch_mass`,
+:func:`fixations_to_patch_weights`): the exact integral of the continuous mixture
+over each patch, ``g = E_y^T diag(w) E_x`` with per-axis CDF differences at the patch
+borders. This is what the view packer uses for g̃ and for the in-view gaze share
+(``O(K M)`` per view instead of ``O(K (H + W) + H K W)``). It differs from
+``patch_gaze_weights(fixations_to_heatmap(...))`` only by that raster's
+midpoint-rule error for ``sigma >= 1`` px (~1e-3 relative at sigma = 5 px).
 """
 import warnings
 from functools import lru_cache
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch
 from scipy.special import ndtr
 
 try:  # OpenCV's vectorised exp is ~3x numpy's for float32; same values to 1 ulp
@@ -381,3 +389,158 @@ def clean_fixations(fixations,
         warnings.warn(f'image {image_id!r}: dropped {dropped} of {len(fix)} '
                       f'fixations ({details})', stacklevel=2)
     return (fix[keep], counts, keep) if return_mask else (fix[keep], counts)
+
+
+_SQRT_HALF = np.float32(np.sqrt(0.5))
+_MIN_SIGMA = np.float32(1e-6)
+
+
+@lru_cache(maxsize=64)
+def _patch_edges(height: int, width: int, grid_h: int, grid_w: int) -> np.ndarray:
+    """(2, max(M_h, M_w) + 1) float32 patch borders in pixel-centre coordinates:
+    row 0 ``r H / M_h - 1/2``, row 1 ``c W / M_w - 1/2``; the shorter row is padded
+    with its last border (empty extra patches). Cached and read-only."""
+    num = max(grid_h, grid_w) + 1
+    edges = np.empty((2, num), np.float32)
+    for row, (length, parts) in enumerate(((height, grid_h), (width, grid_w))):
+        edges[row, :parts + 1] = np.arange(parts + 1) * (length / parts) - 0.5
+        edges[row, parts + 1:] = length - 0.5
+    edges.flags.writeable = False
+    return edges
+
+
+def views_patch_mass(fixations: np.ndarray, sigmas: np.ndarray,
+                     weights: np.ndarray, edges: np.ndarray, grid_h: int,
+                     grid_w: int) -> np.ndarray:
+    """The computation of :func:`fixation_patch_mass` on checked inputs (the
+    per-sample hot path of the packer: no validation, few numpy calls).
+
+    Args:
+        fixations (np.ndarray): float32 (V, K, >=2) x, y, K > 0.
+        sigmas (np.ndarray): float32 (V, 2) (sx, sy).
+        weights (np.ndarray): float32 (K,).
+        edges (np.ndarray): float32 (2, E) row / column patch borders from
+            ``_patch_edges``.
+        grid_h (int): M_h.
+        grid_w (int): M_w.
+
+    Returns:
+        np.ndarray: float32 (V, M_h, M_w).
+    """
+    # u = (e - x) / (sigma sqrt 2) = e * inv - x * inv in the layout
+    # (axis: y, x; view; edge; fixation), the long K axis innermost and contiguous
+    inv = _SQRT_HALF / np.maximum(sigmas, _MIN_SIGMA)
+    inv = inv.T[::-1, :, None, None]  # (2, V, 1, 1)
+    u = np.subtract(edges[:, None, :, None] * inv,
+                    fixations[..., 1::-1].transpose(2, 0, 1)[:, :, None, :] * inv)
+    # erf(u) = 2 Phi(z) - 1 (the -1 cancels in the differences); torch's vectorised
+    # float32 erf, in place on the same memory, is ~4x scipy's
+    torch.from_numpy(u).erf_()
+    per_axis = np.subtract(u[:, :, 1:], u[:, :, :-1])  # (2, V, E - 1, K) = 2 E^T
+    mass_y = per_axis[0, :, :grid_h]
+    mass_y *= weights * np.float32(0.25)
+    return np.matmul(mass_y, per_axis[1, :, :grid_w].transpose(0, 2, 1))
+
+
+def fixation_patch_mass(fixations: np.ndarray, size: Sequence[int],
+                        grid: Union[int, Sequence[int]], sigmas,
+                        weights) -> np.ndarray:
+    """Exact gaze mass of each patch, straight from the fixations (no raster).
+
+    The gaze of a view is the mixture ``sum_k w_k N((x_k, y_k), diag(sx^2, sy^2))``
+    (weights summing to 1). Patch (r, c) covers ``[c W / M_w, (c + 1) W / M_w) x
+    [r H / M_h, (r + 1) H / M_h)`` in box coordinates (pixel j covers [j, j + 1);
+    uneven borders included). A separable Gaussian's mass over a rectangle is the
+    product of its per-axis masses, so
+
+    .. math::
+
+        g_{rc} = \\sum_k w_k E^y_{kr} E^x_{kc}, \\quad
+        E^x_{kc} = \\Phi\\Big(\\frac{e_{c+1} - x_k}{s_x}\\Big)
+                 - \\Phi\\Big(\\frac{e_c - x_k}{s_x}\\Big)
+
+    with patch borders ``e_c = c W / M_w - 1/2`` in pixel-centre coordinates: one
+    (M_h, K) x (K, M_w) product per view, ``Phi(z) = (1 + erf(z / sqrt 2)) / 2``
+    evaluated at K (M_h + M_w + 2) points (torch's float32 ``erf``, ~3e-8
+    absolute error). ``g.sum()`` is the share of the gaze mass inside the view.
+
+    This is the exact integral of the continuous mixture. ``fixations_to_heatmap``
+    samples the density at pixel centres (for ``sigma >= 1`` px), so
+    ``patch_gaze_mass(gaze_mass_map(...))`` is its midpoint-rule approximation: it
+    agrees to ~``1 / (24 sigma^2)`` relative (1e-3 at sigma = 5 px; exactly, up to
+    float32, for ``sigma < 1`` px where the raster uses pixel integrals too and the
+    grid divides the image evenly).
+
+    Args:
+        fixations (np.ndarray): (V, K, 2) x, y of K fixations in each of V views'
+            pixel-centre coordinates (or (K, 2) for one view).
+        size (Sequence[int]): (H, W) shared by the views.
+        grid (int | tuple[int, int]): M (square grid) or (M_h, M_w).
+        sigmas (array-like): (V, 2) per view (sx, sy) in pixels, or one (sx, sy) /
+            scalar for all views; 0 is a point.
+        weights (array-like): (K,) non-negative weights summing to 1.
+
+    Returns:
+        np.ndarray: float32 (V, M_h, M_w) patch masses ((M_h, M_w) for (K, 2)
+        input); each view sums to its in-view gaze share.
+    """
+    height, width = _check_size(size)
+    grid_h, grid_w = (grid, grid) if np.isscalar(grid) else tuple(grid)
+    grid_h, grid_w = int(grid_h), int(grid_w)
+    if grid_h <= 0 or grid_w <= 0:
+        raise ValueError(f'grid must be positive, got {grid!r}')
+    fix = np.asarray(fixations, dtype=np.float32)
+    single = fix.ndim == 2
+    if single:
+        fix = fix[None]
+    if fix.ndim != 3 or fix.shape[-1] < 2:
+        raise ValueError(f'fixations must have shape (V, K, 2) or (K, 2), '
+                         f'got {fix.shape}')
+    num_views, num_fix = fix.shape[:2]
+    if num_fix == 0:
+        mass = np.zeros((num_views, grid_h, grid_w), np.float32)
+    else:
+        sig = np.asarray(sigmas, np.float32)
+        sig = np.broadcast_to(sig.reshape(-1, 2) if sig.size > 1 else sig,
+                              (num_views, 2))
+        mass = views_patch_mass(fix, sig, np.asarray(weights, np.float32),
+                                _patch_edges(height, width, grid_h, grid_w),
+                                grid_h, grid_w)
+    return mass[0] if single else mass
+
+
+def fixations_to_patch_weights(fixations, size: Sequence[int],
+                               grid: Union[int, Sequence[int]],
+                               sigma: SigmaType = 5.0,
+                               weights=None) -> np.ndarray:
+    """g̃ of :func:`patch_gaze_weights` computed exactly from the fixations.
+
+    ``g_i`` is the exact mass of the Gaussian mixture over patch i
+    (:func:`fixation_patch_mass`), then ``g̃_i = g_i / max_j g_j``. Agrees with
+    ``patch_gaze_weights(fixations_to_heatmap(...), grid)`` up to that raster's
+    midpoint-rule error (~1e-3 relative at sigma = 5 px), at a fraction of the cost.
+
+    Args:
+        fixations (array-like): (K, >=2) x, y (further columns ignored).
+        size (Sequence[int]): (H, W).
+        grid (int | tuple[int, int]): M or (M_h, M_w).
+        sigma (float | tuple[float, float]): Gaussian std in pixels, or (sx, sy).
+        weights (array-like, optional): (K,) non-negative weights; None = uniform.
+
+    Returns:
+        np.ndarray: float32 (M_h * M_w,) with max 1, or all zeros when no gaze mass
+        falls inside the image.
+    """
+    fix = np.asarray(fixations, dtype=np.float32)
+    if fix.size == 0:
+        fix = fix.reshape(0, 2)
+    if fix.ndim != 2 or fix.shape[1] < 2:
+        raise ValueError(f'fixations must have shape (K, 2) or (K, 3), '
+                         f'got {fix.shape}')
+    w = _normalised_weights(weights, len(fix))
+    mass = fixation_patch_mass(fix[:, :2], size, grid, _as_pair(sigma, 'sigma'),
+                               w).reshape(-1)
+    peak = float(mass.max()) if mass.size else 0.0
+    if peak <= 0:
+        return np.zeros_like(mass)
+    return np.clip(mass / np.float32(peak), 0.0, 1.0)

@@ -6,9 +6,11 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmpretrain.datasets.transforms import PackInputs
 
-from gazeprior_mm.gaze.heatmap import (_overlap_matrix, gaze_mass_maps,
-                                       weighted_profiles)
+from gazeprior_mm.gaze.heatmap import (_patch_edges, gaze_mass_maps,
+                                       views_patch_mass)
 from gazeprior_mm.registry import TRANSFORMS
+
+_TINY = float(np.finfo(np.float32).tiny)
 
 #: keys a view needs for its targets (per view under ``GazeMultiView``)
 VIEW_GAZE_KEYS = ('gaze_fixations', 'gaze_fixation_weights', 'gaze_sigma',
@@ -18,23 +20,25 @@ VIEW_GAZE_KEYS = ('gaze_fixations', 'gaze_fixation_weights', 'gaze_sigma',
 def render_views(fixations: np.ndarray, weights: np.ndarray, sigmas: np.ndarray,
                  view_shape, grid, has_gaze: bool, min_view_mass: float,
                  with_map: bool = True) -> dict:
-    """Exact gaze targets of V views of one image, rendered from moved fixations.
+    """Exact gaze targets of V views of one image, from the moved fixations.
 
-    The fixation weights sum to 1, so view v's un-normalised map sums to ``m_v``, the
-    share of the image's gaze mass inside the view. A view counts as having gaze when
-    ``has_gaze and m_v >= min_view_mass`` (and ``m_v > 0``); then
-    ``gaze_map_v = mass_v / m_v`` (sum 1) and ``gaze_weights_v = g̃`` (max 1),
-    otherwise both are zeros. All views in one batched computation.
-
-    Without ``with_map`` the (h, w) maps are not formed: the patch sums come
-    straight from the patch-binned profiles, ``g = (A_y P_y^T) diag(w) (P_x A_x^T)``
-    -- the same numbers, at a fraction of the cost (the full map is an
-    h x K x w product per view).
+    The patch masses ``g`` are the exact integrals of each view's Gaussian mixture
+    over its patches, computed from the fixations without any raster
+    (:func:`gazeprior_mm.gaze.heatmap.fixation_patch_mass`). The fixation weights
+    sum to 1, so ``m_v = sum_i g_vi`` is the share of the image's gaze mass inside
+    view v. A view counts as having gaze when ``has_gaze and m_v >= min_view_mass``
+    (and ``m_v > 0``); then ``gaze_weights_v = g_v / max_i g_vi`` (g̃, max 1) and,
+    with ``with_map``, ``gaze_map_v`` is the view's raster map
+    (:func:`gazeprior_mm.gaze.heatmap.gaze_mass_maps`) normalised to sum 1;
+    otherwise both are zeros. g̃, ``view_has_gaze`` and the masses do not depend
+    on ``with_map``; the map's patch sums agree with g̃ up to the raster's
+    midpoint rule (~1e-3 relative at sigma = 5 px).
 
     Args:
-        fixations (np.ndarray): (V, K, 2) x, y in each view's pixels.
-        weights (np.ndarray): (K,) fixation weights summing to 1.
-        sigmas (np.ndarray): (V, 2) Gaussian std (sx, sy) in each view's pixels.
+        fixations (np.ndarray): float32 (V, K, 2) x, y in each view's pixels.
+        weights (np.ndarray): float32 (K,) fixation weights summing to 1.
+        sigmas (np.ndarray): float32 (V, 2) Gaussian std (sx, sy) in each view's
+            pixels.
         view_shape (tuple[int, int]): (h, w) shared by the views.
         grid (int | tuple[int, int]): patch grid M.
         has_gaze (bool): whether the image has gaze at all.
@@ -57,28 +61,21 @@ def render_views(fixations: np.ndarray, weights: np.ndarray, sigmas: np.ndarray,
         if with_map:
             targets['gaze_map'] = np.zeros((num_views, height, width), np.float32)
         return targets
-    a_y, a_x = _overlap_matrix(height, grid_h), _overlap_matrix(width, grid_w)
+    patch = views_patch_mass(fixations, sigmas, weights,
+                             _patch_edges(height, width, grid_h, grid_w), grid_h,
+                             grid_w).reshape(num_views, -1)
+    mass = patch.sum(axis=1)
+    # mass > 0 and mass >= min_view_mass, in one comparison
+    keep = mass >= max(float(min_view_mass), _TINY)
+    # g / max g for kept views (their peak is > 0), zeros for the others
+    patch *= (keep / np.maximum(patch.max(axis=1), _TINY))[:, None]
+    np.minimum(patch, np.float32(1.0), out=patch)  # >= 0 already
+    targets = dict(gaze_weights=patch, view_has_gaze=keep, gaze_view_mass=mass)
     if with_map:
         maps = gaze_mass_maps(fixations, (height, width), sigmas, weights)
-        mass = maps.sum(axis=(1, 2))
-        patch = np.matmul(np.matmul(a_y, maps), a_x.T)
-    else:
-        prof_y, prof_x = weighted_profiles(fixations, (height, width), sigmas,
-                                           weights)
-        patch = np.matmul(np.matmul(prof_y, a_y.T).transpose(0, 2, 1),
-                          np.matmul(prof_x, a_x.T))
-        mass = patch.sum(axis=(1, 2))
-    keep = (mass > 0) & (mass >= min_view_mass)
-    patch = patch.reshape(num_views, -1)
-    peak = patch.max(axis=1)
-    patch *= np.divide(1.0, peak, out=np.zeros_like(peak),
-                       where=(peak > 0) & keep)[:, None]
-    np.clip(patch, 0.0, 1.0, out=patch)
-    targets = dict(gaze_weights=patch, view_has_gaze=keep,
-                   gaze_view_mass=mass.astype(np.float32))
-    if with_map:
-        maps *= np.divide(1.0, mass, out=np.zeros_like(mass),
-                          where=keep)[:, None, None]
+        map_mass = maps.sum(axis=(1, 2))
+        maps *= np.divide(1.0, map_mass, out=np.zeros_like(map_mass),
+                          where=keep & (map_mass > 0))[:, None, None]
         targets['gaze_map'] = maps
     return targets
 
@@ -95,15 +92,25 @@ def _view_targets(views: list, grid, min_view_mass: float,
     """:func:`render_views` of per-view results dicts (same image)."""
     for view in views:
         _check_view(view)
-    fixations = np.stack([np.asarray(v['gaze_fixations'], np.float32).reshape(-1, 2)
-                          for v in views])
-    sigmas = np.array([v['gaze_sigma'] for v in views], np.float64)
     shapes = {v['img'].shape[:2] for v in views}
     if len(shapes) != 1:
         raise ValueError(f'all views must have the same size to stack their '
                          f'gaze maps, got {sorted(shapes)}')
-    return render_views(fixations, views[0]['gaze_fixation_weights'], sigmas,
-                        shapes.pop(), grid, bool(views[0].get('has_gaze', False)),
+    return _stacked_view_targets(
+        [v['gaze_fixations'] for v in views], [v['gaze_sigma'] for v in views],
+        views[0]['gaze_fixation_weights'], shapes.pop(), grid,
+        bool(views[0].get('has_gaze', False)), min_view_mass, with_map)
+
+
+def _stacked_view_targets(fixations: list, sigmas: list, weights, view_shape, grid,
+                          has_gaze: bool, min_view_mass: float,
+                          with_map: bool) -> dict:
+    """:func:`render_views` of per-view lists of fixations and sigmas."""
+    stacked = np.stack(fixations) if len(fixations) > 1 else fixations[0][None]
+    if stacked.dtype != np.float32 or stacked.ndim != 3:
+        stacked = stacked.astype(np.float32).reshape(len(fixations), -1, 2)
+    return render_views(stacked, np.asarray(weights, np.float32),
+                        np.array(sigmas, np.float32), view_shape, grid, has_gaze,
                         min_view_mass, with_map)
 
 
@@ -157,9 +164,11 @@ class PackGazeInputs(PackInputs):
         min_view_mass (float): least share of the image's gaze mass a view must keep
             to count as having gaze. Defaults to 0.1.
         with_map (bool): pack the full-resolution ``gaze_map``. Defaults to True
-            (the contract). A model that only needs the patch weights g̃ may switch
-            it off: g̃, ``has_gaze`` and the masses are identical, and the gaze part
-            of the pipeline gets several times cheaper (benchmarks/gaze_pipeline.py).
+            (the contract). g̃, ``has_gaze`` and the masses are always computed
+            exactly from the fixations (:func:`render_views`) and are identical
+            either way; pipelines whose consumers only need them (all pre-training
+            configs) switch the maps off, which halves the gaze cost per sample
+            (benchmarks/gaze_pipeline.py).
         algorithm_keys (Sequence[str]): extra keys packed as data fields.
         meta_keys (Sequence[str]): keys packed as metainfo. ``flip`` is a data field
             here, so it must not be a meta key.
@@ -182,48 +191,56 @@ class PackGazeInputs(PackInputs):
         self.min_view_mass = min_view_mass
         self.with_map = with_map
 
-    def _split_views(self, results: dict) -> list:
-        """One dict per view with that view's image and gaze keys."""
+    def _view_lists(self, results: dict):
+        """The V view images and, per key in ``VIEW_GAZE_KEYS``, the list of the
+        views' values (V = 1 without ``GazeMultiView``)."""
+        _check_view(results)
         imgs = results[self.input_key]
         if not isinstance(imgs, list):
-            return [results]
-        views = []
-        for i, img in enumerate(imgs):
-            view = dict(img=img, has_gaze=results.get('has_gaze', False),
-                        img_id=results.get('img_id'))
-            for key in VIEW_GAZE_KEYS:
-                value = results.get(key)
-                if not isinstance(value, list) or len(value) != len(imgs):
-                    raise KeyError(
-                        f'{key!r} is not a per-view list of {len(imgs)}: use '
-                        'GazeMultiView (not MultiView) with GazeHeatmap before it')
-                view[key] = value[i]
-            views.append(view)
-        return views
+            return [imgs], {key: [results[key]] for key in VIEW_GAZE_KEYS}
+        lists = {}
+        for key in VIEW_GAZE_KEYS:
+            value = results.get(key)
+            if not isinstance(value, list) or len(value) != len(imgs):
+                raise KeyError(
+                    f'{key!r} is not a per-view list of {len(imgs)}: use '
+                    'GazeMultiView (not MultiView) with GazeHeatmap before it')
+            lists[key] = value
+        if any(g is None for g in lists['gaze_geometry']):
+            _check_view({'img_id': results.get('img_id')})  # raises, names image
+        return imgs, lists
 
     def transform(self, results: dict) -> dict:
         packed = super().transform(results)
-        views = self._split_views(results)
-        targets = _view_targets(views, self.grid, self.min_view_mass,
-                                self.with_map)
+        imgs, views = self._view_lists(results)
+        shapes = {img.shape[:2] for img in imgs}
+        if len(shapes) != 1:
+            raise ValueError(f'all views must have the same size to stack their '
+                             f'gaze maps, got {sorted(shapes)}')
+        view_shape = shapes.pop()
+        targets = _stacked_view_targets(
+            views['gaze_fixations'], views['gaze_sigma'],
+            views['gaze_fixation_weights'][0], view_shape, self.grid,
+            bool(results.get('has_gaze', False)), self.min_view_mass,
+            self.with_map)
         sample = packed['data_samples']
         for key in self.algorithm_keys:  # numpy label masks etc. as tensors
-            if isinstance(sample.get(key), np.ndarray):
-                sample.set_field(torch.from_numpy(sample.get(key)), key)
-        geometry = [v['gaze_geometry'] for v in views]
-        fields = dict(
-            gaze_weights=torch.from_numpy(targets['gaze_weights']),
-            has_gaze=torch.from_numpy(targets['view_has_gaze']),
-            gaze_view_mass=torch.from_numpy(targets['gaze_view_mass']),
-            crop_box=torch.from_numpy(
-                np.array([g['crop_box'] for g in geometry], np.float32)),
-            flip=torch.tensor([g['flip'] for g in geometry]))
+            value = sample.get(key)
+            if isinstance(value, np.ndarray):
+                sample.set_field(torch.from_numpy(value), key)
+        geometry = views['gaze_geometry']
+        sample.set_field(torch.from_numpy(targets['gaze_weights']), 'gaze_weights')
+        sample.set_field(torch.from_numpy(targets['view_has_gaze']), 'has_gaze')
+        sample.set_field(torch.from_numpy(targets['gaze_view_mass']),
+                         'gaze_view_mass')
+        sample.set_field(torch.from_numpy(
+            np.array([g['crop_box'] for g in geometry], np.float32)), 'crop_box')
+        sample.set_field(torch.from_numpy(
+            np.array([g['flip'] for g in geometry], bool)), 'flip')
         if self.with_map:
-            fields['gaze_map'] = torch.from_numpy(targets['gaze_map'])
-        for name, value in fields.items():
-            sample.set_field(value, name)
-        sample.set_field(tuple(int(s) for s in views[0]['img'].shape[:2]),
-                         'view_shape', field_type='metainfo')
+            sample.set_field(torch.from_numpy(targets['gaze_map']), 'gaze_map')
+        sample.set_field((int(view_shape[0]), int(view_shape[1])), 'view_shape',
+                         field_type='metainfo')
         return packed
 
     def __repr__(self) -> str:

@@ -131,25 +131,32 @@ class GazeHeatmap(BaseTransform):
             return (np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
                     np.zeros(0, np.int64), np.zeros(num_readers), counts, self.sigma)
         xy, weights, readers, rho, counts, sigma, (src_h, src_w) = fused
-        # x' = (W / W0)(x + 1/2) - 1/2 on a fresh (K, 2) array
-        scale = np.array([shape[1] / src_w, shape[0] / src_h], np.float32)
-        xy = xy + np.float32(0.5)
-        xy *= scale
-        xy -= np.float32(0.5)
-        sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
+        if (src_h, src_w) != (shape[0], shape[1]):
+            # x' = (W / W0)(x + 1/2) - 1/2 on a fresh (K, 2) array
+            scale = np.array([shape[1] / src_w, shape[0] / src_h], np.float32)
+            xy = xy + np.float32(0.5)
+            xy *= scale
+            xy -= np.float32(0.5)
+            sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
+        # else the cached, read-only arrays as they are: the geometric transforms
+        # always write moved fixations to new arrays
         return xy, weights, readers, rho, dict(counts), sigma
 
     def _fused_in_gaze_grid(self, gaze: Optional[dict], image_id):
         """Clean all readers' fixations at once and fuse them (memoised)."""
         readers = (gaze or {}).get('readers') or []
-        arrays = [np.asarray(r['fixations'], np.float32) for r in readers]
-        lengths = tuple(len(a) for a in arrays)
+        # the cache key needs only the row counts: converting the raw (JSON list)
+        # fixations to arrays costs more than everything else on a cache hit
+        lengths = tuple(len(r['fixations']) for r in readers)
         if not gaze or sum(lengths) == 0:
             return None
         src_h, src_w = (int(v) for v in gaze['image_size'])
         key = (image_id, src_h, src_w, lengths)
-        if image_id is not None and key in self._cache:
-            return self._cache[key]
+        if image_id is not None:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+        arrays = [np.asarray(r['fixations'], np.float32) for r in readers]
         sigma = self.sigma if self.sigma_rel is None else \
             (self.sigma_rel * max(src_h, src_w), ) * 2
         for i, a in enumerate(arrays):

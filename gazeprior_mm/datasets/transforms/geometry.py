@@ -17,6 +17,7 @@ Conventions (see docs/interfaces.md):
   the mirror is in ``flip``. A view pixel at fraction ``f`` of the view width sits at
   ``x0 + f (x1 - x0)`` in the source (``x0 + (1 - f)(x1 - x0)`` when flipped).
 """
+from functools import lru_cache
 from typing import Tuple
 
 import mmcv
@@ -27,13 +28,30 @@ from mmpretrain.datasets.transforms import RandomResizedCrop
 from gazeprior_mm.registry import TRANSFORMS
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+_IDENTITY_AFFINE = _read_only(np.array([[1., 0., 0.], [0., 1., 0.]]))
+
+
+@lru_cache(maxsize=256)
+def _full_box(height: int, width: int) -> np.ndarray:
+    return _read_only(np.array([0., 0., width, height]))
+
+
 def init_geometry(shape: Tuple[int, int]) -> dict:
-    """Identity geometry of an image of ``shape=(H, W)``."""
+    """Identity geometry of an image of ``shape=(H, W)``.
+
+    Its arrays are shared and read-only: geometry is never updated in place
+    (:func:`apply_view_affine` writes new arrays), so no copy is needed per sample.
+    """
     height, width = int(shape[0]), int(shape[1])
-    return dict(affine=np.array([[1., 0., 0.], [0., 1., 0.]]),
+    return dict(affine=_IDENTITY_AFFINE,
                 src_shape=(height, width),
                 flip=False,
-                crop_box=np.array([0., 0., width, height]))
+                crop_box=_full_box(height, width))
 
 
 def crop_resize_affine(box_xywh, out_shape) -> np.ndarray:
@@ -77,21 +95,23 @@ def apply_view_affine(results: dict, step: np.ndarray,
     ax, bx, ay, by = sx * ax, sx * bx + tx, sy * ay, sy * by + ty
     fix = results.get('gaze_fixations')
     if fix is not None and len(fix):
-        fix = fix * np.array([sx, sy], np.float32)
-        fix += np.array([tx, ty], np.float32)
+        coef = np.array([[sx, sy], [tx, ty]], np.float32)
+        fix = fix * coef[0]  # a new array: the input may be shared and read-only
+        fix += coef[1]
         results['gaze_fixations'] = fix
-    if 'gaze_sigma' in results:
-        sig_x, sig_y = results['gaze_sigma']
-        results['gaze_sigma'] = (sig_x * abs(sx), sig_y * abs(sy))
+    sigma = results.get('gaze_sigma')
+    if sigma is not None:
+        results['gaze_sigma'] = (sigma[0] * abs(sx), sigma[1] * abs(sy))
     # the view spans [-0.5, W' - 0.5] x [-0.5, H' - 0.5] in its centre coords;
     # back in the source and shifted by +0.5 into box coordinates
-    x_lo, x_hi = sorted(((-0.5 - bx) / ax + 0.5, (out_shape[1] - 0.5 - bx) / ax + 0.5))
-    y_lo, y_hi = sorted(((-0.5 - by) / ay + 0.5, (out_shape[0] - 0.5 - by) / ay + 0.5))
+    x_a, x_b = (-0.5 - bx) / ax + 0.5, (out_shape[1] - 0.5 - bx) / ax + 0.5
+    y_a, y_b = (-0.5 - by) / ay + 0.5, (out_shape[0] - 0.5 - by) / ay + 0.5
     results['gaze_geometry'] = dict(
         affine=np.array([[ax, 0., bx], [0., ay, by]]),
         src_shape=geometry['src_shape'],
         flip=ax < 0,
-        crop_box=np.array([x_lo, y_lo, x_hi, y_hi]))
+        crop_box=np.array([min(x_a, x_b), min(y_a, y_b), max(x_a, x_b),
+                           max(y_a, y_b)]))
     results.pop('gaze_map', None)
     return results
 
