@@ -118,3 +118,18 @@ def test_bad_inputs_name_the_file(tmp_path):
                         frames=2)
     with pytest.raises(ValueError, match='multi.dcm.*multi-frame'):
         read_dicom_image(multi)
+
+
+def test_undecodable_pixel_data_names_the_file(tmp_path):
+    from pydicom import dcmread
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEG2000Lossless
+    path = write_dicom(tmp_path / 'j2k.dcm', np.zeros((8, 8), np.uint16))
+    ds = dcmread(path)
+    ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
+    ds.PixelData = encapsulate([b'\x00\x01 not a jpeg 2000 codestream \x02' * 4])
+    ds['PixelData'].is_undefined_length = True
+    ds.save_as(path)
+    assert dicom_size(path) == (8, 8)  # the header alone still reads
+    with pytest.raises(ValueError, match='j2k.dcm.*cannot decode'):
+        read_dicom_image(path)

@@ -3,6 +3,7 @@ image realism (against the real RG1 radiograph), presets, CLI."""
 import filecmp
 import importlib.util
 import json
+import os
 import os.path as osp
 
 import cv2
@@ -248,3 +249,69 @@ def test_cli(tmp_path, capsys):
     assert len(load_rows(str(tmp_path / 'cli'))) == 12
     assert main([str(tmp_path / 'bad'), '--num-images', '0', '--no-progress']) == 2
     assert 'error' in capsys.readouterr().err
+
+
+def test_pose_moves_anatomy_and_survey_together():
+    """The patient's pose (positioning) moves the drawn anatomy and the readers'
+    survey zones identically, so gaze stays on the anatomy it looks at."""
+    from dataclasses import replace
+
+    from gazeprior_mm.datasets.synthetic_parts.anatomy import (lung_masks,
+                                                               patient_grid,
+                                                               patient_to_image,
+                                                               sample_patient)
+    from gazeprior_mm.datasets.synthetic_parts.readers import survey_zones
+    rng = np.random.default_rng(0)
+    poses = [sample_patient(rng) for _ in range(30)]
+    assert np.std([p.scale for p in poses]) > 0.01
+    assert np.std([p.angle for p in poses]) > 0.005
+    assert np.std([p.shift for p in poses]) > 0.003
+    base = replace(poses[0], scale=1.04, angle=0.05, shift=(0.02, -0.01))
+    # patient_to_image inverts patient_grid's map
+    u, v = patient_grid(base, 64)
+    back = patient_to_image(base, np.stack([u, v], -1))
+    rows, cols = np.mgrid[:64, :64]
+    np.testing.assert_allclose(back[..., 0], (cols + 0.5) / 64, atol=1e-5)
+    np.testing.assert_allclose(back[..., 1], (rows + 0.5) / 64, atol=1e-5)
+    size = 128
+    left = replace(base, angle=0.0, shift=(-0.02, 0.0))
+    right = replace(base, angle=0.0, shift=(0.02, 0.0))
+    cols = np.arange(size)
+    centroid = [(lung_masks(p, size).sum(0) * cols).sum() / lung_masks(p, size).sum()
+                for p in (left, right)]
+    assert centroid[1] - centroid[0] == pytest.approx(0.04 * size, abs=0.5)
+    zones = [survey_zones(p) for p in (left, right)]
+    np.testing.assert_allclose(zones[1][:, 0] - zones[0][:, 0], 0.04, atol=1e-9)
+    np.testing.assert_allclose(zones[1][:, 1:], zones[0][:, 1:], atol=1e-9)
+
+
+def test_rewrite_leaves_no_partial_files(tmp_path):
+    out = str(tmp_path / 'syn')
+    generate_synthetic_cxr(out, 5, img_size=32, seed=2)
+    summary = generate_synthetic_cxr(out, 4, img_size=32, seed=2)
+    ann = sorted(os.listdir(osp.join(out, 'annotations')))
+    assert ann == ['lesions_coco.json', 'synthetic_summary.json', 'test.json',
+                   'train.json', 'val.json']
+    assert sum(summary['splits'].values()) == 4 == len(load_rows(out))
+    with open(osp.join(out, 'annotations', 'train.json')) as f:
+        assert json.load(f)['metainfo']['generator']['version'] == \
+            summary['generator_version'] >= 1
+
+
+def test_sub_pixel_finding_keeps_a_flagged_one_pixel_mask(monkeypatch):
+    from gazeprior_mm.datasets.synthetic_parts import findings
+    from gazeprior_mm.datasets.synthetic_parts.anatomy import (render_anatomy,
+                                                               sample_patient)
+    rng = np.random.default_rng(5)
+    patient = sample_patient(rng)
+    _, parts = render_anatomy(patient, 32, rng)
+    # a pneumothorax reaching only 0.1 px below the apex covers no pixel centre
+    monkeypatch.setitem(findings.FINDINGS, 'Pneumothorax',
+                        dict(findings.FINDINGS['Pneumothorax'], size=(3, 3)))
+    with pytest.warns(UserWarning, match='Pneumothorax covers no pixel centre'):
+        _, lesions = findings.render_findings(['Pneumothorax', 'Effusion'], patient,
+                                              parts, 32, rng)
+    assert [les['category'] for les in lesions] == ['Pneumothorax', 'Effusion']
+    assert lesions[0]['mask_fallback'] and lesions[0]['mask'].sum() == 1
+    assert parts['lungs'].sum(0)[lesions[0]['mask']] > 0.5  # in a lung, not a corner
+    assert not lesions[1]['mask_fallback'] and lesions[1]['mask'].sum() > 1

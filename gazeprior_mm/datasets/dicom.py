@@ -64,8 +64,10 @@ def read_dicom_image(path: str, window: str = 'auto',
         np.ndarray: uint8 (H, W) = (Rows, Columns).
 
     Raises:
-        ValueError: no pixel data, multi-frame or colour image, ``window='voi'``
-            without a VOI window, or a flat image; the message names the file.
+        ValueError: no pixel data, undecodable pixel data (e.g. a compressed
+            transfer syntax without its decoder), multi-frame or colour image,
+            ``window='voi'`` without a VOI window, or a flat image; the message
+            names the file.
     """
     if window not in WINDOW_MODES:
         raise ValueError(f'window must be one of {WINDOW_MODES}, got {window!r}')
@@ -79,7 +81,16 @@ def read_dicom_image(path: str, window: str = 'auto',
     if int(ds.get('NumberOfFrames', 1) or 1) != 1:
         raise ValueError(f'{path}: multi-frame DICOM ({ds.NumberOfFrames} frames); '
                          f'only single-frame radiographs are supported')
-    pixels = ds.pixel_array.astype(np.float64)
+    try:
+        pixels = ds.pixel_array.astype(np.float64)
+    except Exception as e:  # pydicom raises several types (no handler, bad stream)
+        syntax = getattr(getattr(ds, 'file_meta', None), 'TransferSyntaxUID', None)
+        name = getattr(syntax, 'name', syntax)
+        raise ValueError(f'{path}: cannot decode the pixel data (transfer syntax '
+                         f'{name}): {type(e).__name__}: {e}') from e
+    if pixels.ndim != 2:
+        raise ValueError(f'{path}: pixel data of shape {pixels.shape} is not a '
+                         f'single grayscale frame')
     slope = float(ds.get('RescaleSlope', 1.0) or 1.0)
     intercept = float(ds.get('RescaleIntercept', 0.0) or 0.0)
     values = pixels * slope + intercept

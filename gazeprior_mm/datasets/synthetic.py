@@ -54,6 +54,12 @@ from .synthetic_parts.stats import gaze_lesion_ncc, psd_slope  # noqa: F401
 
 SPLIT_NAMES = ('train', 'val', 'test')
 
+#: Bumped whenever the same (seed, index) would give different pixels, labels or
+#: gaze; written to ``metainfo['generator']['version']`` so a cached benchmark made by
+#: an older generator can be recognised. 2: NIH-median nodule / mass sizes; 3: patient
+#: pose (positioning) and trachea / main bronchi.
+GENERATOR_VERSION = 3
+
 #: CheXpert classes that synthetic findings can make positive.
 ACTIVE_CLASSES = ('No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly',
                   'Lung Opacity', 'Lung Lesion', 'Consolidation', 'Atelectasis',
@@ -128,6 +134,14 @@ def render_synthetic_image(seed: int, index: int, img_size: int = 128):
     return img, names, lesions, patient, parts
 
 
+def _write_json_atomic(path: str, obj) -> None:
+    """``json.dump`` to ``path`` through a temporary file and ``os.replace``."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f)
+    os.replace(tmp, path)
+
+
 def _split_of(num_images: int, seed: int, split: Sequence[float]) -> np.ndarray:
     """Split index (0 train, 1 val, 2 test) per image, exact fractions."""
     fracs = np.asarray(split, np.float64)
@@ -196,6 +210,11 @@ def generate_synthetic_cxr(out_dir: str,
     ann_dir = osp.join(out_dir, 'annotations')
     os.makedirs(img_dir, exist_ok=True)
     os.makedirs(ann_dir, exist_ok=True)
+    # annotations of an earlier run would describe images this run overwrites: remove
+    # them first, so an interrupted run leaves no annotation file at all
+    for name in SPLIT_NAMES + ('lesions_coco', 'synthetic_summary'):
+        if osp.exists(osp.join(ann_dir, f'{name}.json')):
+            os.remove(osp.join(ann_dir, f'{name}.json'))
     stale = [f for f in os.listdir(img_dir) if f.endswith('.png')
              and f[:-4].isdigit() and int(f[:-4]) >= num_images]
     if stale:  # harmless (no annotation refers to them) but worth knowing
@@ -206,6 +225,7 @@ def generate_synthetic_cxr(out_dir: str,
     coco_images, coco_anns = [], []
     category_ids = {name: k + 1 for k, name in enumerate(FINDING_NAMES)}
     fix_counts, durations, off_image, detections = [], [], 0, []
+    mask_fallbacks = 0  # findings too thin for the pixel grid (render_findings)
     attended = {name: [] for name in FINDING_NAMES}  # readers per finding
     indices = range(num_images)
     if progress:
@@ -213,6 +233,7 @@ def generate_synthetic_cxr(out_dir: str,
         indices = tqdm(indices, desc='synthetic CXR', unit='img')
     for i in indices:  # one image per iteration; everything inside is vectorised
         img, names, lesions, patient, _ = render_synthetic_image(seed, i, img_size)
+        mask_fallbacks += sum(les['mask_fallback'] for les in lesions)
         rel_path = f'images/{i:06d}.png'
         if not cv2.imwrite(osp.join(out_dir, rel_path), img):
             raise OSError(f'could not write {osp.join(out_dir, rel_path)}')
@@ -262,26 +283,26 @@ def generate_synthetic_cxr(out_dir: str,
     metainfo = dict(
         classes=list(CHEXPERT_CLASSES), dataset_name='synthetic_cxr',
         uncertain_value=-1, active_classes=list(ACTIVE_CLASSES),
-        generator=dict(seed=seed, preset=preset, img_size=img_size,
-                       num_images=num_images, no_gaze_rate=no_gaze_rate,
-                       num_readers=num_readers, split=list(split),
-                       uncertain_rate=uncertain_rate),
+        generator=dict(version=GENERATOR_VERSION, seed=seed, preset=preset,
+                       img_size=img_size, num_images=num_images,
+                       no_gaze_rate=no_gaze_rate, num_readers=num_readers,
+                       split=list(split), uncertain_rate=uncertain_rate),
         findings={n: dict(label=f['label'], rate=f['rate']) for n, f in
                   FINDINGS.items()})
-    ann_files = {}
-    for name in SPLIT_NAMES:
-        ann_files[name] = osp.join(ann_dir, f'{name}.json')
-        with open(ann_files[name], 'w') as f:
-            json.dump(dict(metainfo=dict(metainfo, split=name),
-                           data_list=rows[name]), f)
+    # The COCO file first and train.json last, each written atomically: a run
+    # killed while writing never leaves a truncated file, and the file whose absence
+    # triggers regeneration (GazeCXRDataset(synthetic=...)) appears only at the end.
     coco_file = osp.join(ann_dir, 'lesions_coco.json')
-    with open(coco_file, 'w') as f:
-        json.dump(dict(
-            info=dict(description='GazePrior-MM synthetic CXR lesions', seed=seed,
-                      img_size=img_size),
-            images=coco_images, annotations=coco_anns,
-            categories=[dict(id=k, name=n, supercategory=FINDINGS[n]['label'])
-                        for n, k in category_ids.items()]), f)
+    _write_json_atomic(coco_file, dict(
+        info=dict(description='GazePrior-MM synthetic CXR lesions', seed=seed,
+                  img_size=img_size, generator_version=GENERATOR_VERSION),
+        images=coco_images, annotations=coco_anns,
+        categories=[dict(id=k, name=n, supercategory=FINDINGS[n]['label'])
+                    for n, k in category_ids.items()]))
+    ann_files = {name: osp.join(ann_dir, f'{name}.json') for name in SPLIT_NAMES}
+    for name in reversed(SPLIT_NAMES):
+        _write_json_atomic(ann_files[name], dict(
+            metainfo=dict(metainfo, split=name), data_list=rows[name]))
 
     all_rows = [r for name in SPLIT_NAMES for r in rows[name]]
     labels = np.array([r['gt_label'] for r in all_rows], np.int8)
@@ -298,6 +319,7 @@ def generate_synthetic_cxr(out_dir: str,
                    for k, c in enumerate(CHEXPERT_CLASSES)},
         lesions={n: sum(a['category_id'] == k for a in coco_anns)
                  for n, k in category_ids.items()},
+        lesion_mask_fallbacks=mask_fallbacks,
         images_with_gaze=sum(r['gaze'] is not None for r in all_rows),
         readings=len(fix_counts),
         fixations_per_reading=float(np.mean(fix_counts)) if fix_counts else 0.0,
@@ -310,6 +332,7 @@ def generate_synthetic_cxr(out_dir: str,
             for n, counts in attended.items() if any(counts)},
         seconds=seconds, images_per_s=num_images / max(seconds, 1e-9),
         ann_files=ann_files, coco_file=coco_file)
+    summary['generator_version'] = GENERATOR_VERSION
     with open(osp.join(ann_dir, 'synthetic_summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)
     return summary

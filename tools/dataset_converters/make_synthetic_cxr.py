@@ -20,27 +20,34 @@ from gazeprior_mm.datasets.synthetic_parts.stats import gaze_lesion_ncc
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('out_dir', help='output folder')
-    parser.add_argument('--num-images', type=int, default=2000)
+    parser.add_argument('--num-images', type=int, default=2000,
+                        help='number of images (>= 1)')
     parser.add_argument('--img-size', type=int, default=128,
                         help='square image size in pixels (>= 32)')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='dataset seed (same seed: identical files)')
     parser.add_argument('--preset', choices=sorted(GAZE_PRESETS), default='realistic',
                         help='gaze-lesion agreement: realistic (REFLACX-like, weak) '
                         'or strong (gaze clearly on findings)')
     parser.add_argument('--no-gaze-rate', type=float, default=0.15,
                         help='share of images without gaze')
-    parser.add_argument('--num-readers', type=int, default=3)
+    parser.add_argument('--num-readers', type=int, default=3,
+                        help='simulated readers per image with gaze')
     parser.add_argument('--split', type=float, nargs=3, default=(0.7, 0.15, 0.15),
-                        metavar=('TRAIN', 'VAL', 'TEST'))
+                        metavar=('TRAIN', 'VAL', 'TEST'),
+                        help='split fractions')
     parser.add_argument('--uncertain-rate', type=float, default=0.03,
                         help='probability of a -1 (uncertain) finding label in train')
     parser.add_argument('--ncc', action='store_true',
                         help='also report NCC(gaze, lesion) vs NCC(centre, lesion)')
     parser.add_argument('--report-json', default=None,
                         help='also write the report as JSON to this file')
-    parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--no-progress', action='store_true',
+                        help='no tqdm progress bar')
     return parser.parse_args(argv)
 
 

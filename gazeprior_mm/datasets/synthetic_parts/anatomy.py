@@ -5,7 +5,10 @@ Everything is drawn on precomputed normalised coordinate grids with soft masks
 an image is a few dozen whole-array numpy operations and no Python loop over pixels.
 
 Coordinates: ``u`` = (x + 0.5) / W, ``v`` = (y + 0.5) / H in [0, 1]; image left is the
-patient's right (PA view). Intensities are on a 0-1 "MONOCHROME2" scale (bright =
+patient's right (PA view). Anatomy is described in a normalised *patient frame* and
+drawn on ``patient_grid`` (the image grid mapped into that frame through the
+patient's pose: scale, rotation, shift), so patients differ in positioning as well
+as in anatomy and exposure; ``patient_to_image`` maps patient-frame points back. Intensities are on a 0-1 "MONOCHROME2" scale (bright =
 dense), calibrated on the inverted pydicom-data RG1 radiograph (research note
 data_formats.md §3.1): lung fields ~0.55-0.61, mediastinum/spine ~0.91, lateral soft
 tissue ~0.86, radially averaged power-spectrum slope ~-3.3.
@@ -46,6 +49,40 @@ def radial_frequency(size: int) -> np.ndarray:
     return k
 
 
+def patient_grid(patient: 'Patient', size: int) -> Tuple[np.ndarray, np.ndarray]:
+    """The image's pixel centres in the patient frame (pose applied).
+
+    p = 0.5 + R(angle) (x - 0.5 - shift) / scale, with x the ``unit_grid`` point and
+    R(a) = [[cos a, sin a], [-sin a, cos a]]; ``scale > 1`` magnifies the anatomy.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: ``u``, ``v`` float32 (size, size).
+    """
+    u, v = unit_grid(size)
+    cos, sin = np.cos(patient.angle), np.sin(patient.angle)
+    du = (u - np.float32(0.5 + patient.shift[0])) / np.float32(patient.scale)
+    dv = (v - np.float32(0.5 + patient.shift[1])) / np.float32(patient.scale)
+    return (np.float32(0.5) + np.float32(cos) * du + np.float32(sin) * dv,
+            np.float32(0.5) - np.float32(sin) * du + np.float32(cos) * dv)
+
+
+def patient_to_image(patient: 'Patient', points: np.ndarray) -> np.ndarray:
+    """Inverse of ``patient_grid``'s map: patient-frame (u, v) -> image (u, v).
+
+    x = 0.5 + shift + scale R(angle)^T (p - 0.5).
+
+    Args:
+        points (np.ndarray): (..., 2) patient-frame points.
+
+    Returns:
+        np.ndarray: float64 (..., 2) normalised image coordinates.
+    """
+    cos, sin = np.cos(patient.angle), np.sin(patient.angle)
+    rot_t = np.array([[cos, -sin], [sin, cos]])
+    centred = np.asarray(points, np.float64) - 0.5
+    return 0.5 + np.asarray(patient.shift) + patient.scale * centred @ rot_t.T
+
+
 def soft_inside(signed: np.ndarray, width: float) -> np.ndarray:
     """Soft indicator of ``signed > 0``: 0.5 (1 + tanh(signed / width)), in [0, 1]."""
     return 0.5 * (1.0 + np.tanh(signed / width))
@@ -80,7 +117,8 @@ class Patient:
     Lungs are described per image side (``SIDES``): lateral / medial edge distances
     from the midline, apex row, costophrenic-angle row and diaphragm dome height.
     ``ctr`` is the cardiothoracic ratio (heart width / thorax width; > 0.55 means
-    cardiomegaly).
+    cardiomegaly). ``scale``, ``angle`` (radians) and ``shift`` (u, v) are the pose
+    (positioning) of the patient frame in the image (``patient_grid``).
     """
     midline: float
     body_half_width: float
@@ -105,6 +143,11 @@ class Patient:
     contrast: float
     offset: float
     noise_sigma: float
+    carina_v: float = 0.36
+    trachea_depth: float = 0.07
+    scale: float = 1.0
+    angle: float = 0.0
+    shift: Tuple[float, float] = (0.0, 0.0)
     extras: Dict = field(default_factory=dict)
 
     @property
@@ -160,7 +203,12 @@ def sample_patient(rng: np.random.Generator, cardiomegaly: bool = False) -> Pati
         gamma=u01(0.9, 1.12),
         contrast=u01(0.92, 1.05),
         offset=rng.normal(0.0, 0.015),
-        noise_sigma=u01(0.004, 0.012))
+        noise_sigma=u01(0.004, 0.012),
+        carina_v=u01(0.33, 0.39),
+        trachea_depth=u01(0.05, 0.09),
+        scale=u01(0.93, 1.05),
+        angle=float(np.clip(rng.normal(0.0, 0.03), -0.07, 0.07)),
+        shift=tuple(np.clip(rng.normal(0.0, 0.01, 2), -0.025, 0.025).tolist()))
 
 
 def lung_masks(patient: Patient, size: int) -> np.ndarray:
@@ -172,7 +220,7 @@ def lung_masks(patient: Patient, size: int) -> np.ndarray:
     Returns:
         np.ndarray: float32 (2, size, size) in [0, 1], index 0 = image left.
     """
-    u, v = unit_grid(size)
+    u, v = patient_grid(patient, size)
     edge = 1.2 / size
     masks = np.empty((2, size, size), np.float32)
     for i, side in enumerate(SIDES):  # two lungs, not pixels
@@ -197,7 +245,7 @@ def lung_masks(patient: Patient, size: int) -> np.ndarray:
 
 def heart_mask(patient: Patient, size: int) -> np.ndarray:
     """Soft elliptic cardiac silhouette, float32 (size, size) in [0, 1]."""
-    u, v = unit_grid(size)
+    u, v = patient_grid(patient, size)
     r2 = (((u - patient.heart_centre_u) / patient.heart_half_width)**2
           + ((v - patient.heart_centre_v) / patient.heart_half_height)**2)
     return soft_inside(1.0 - r2, 2.5 / size / patient.heart_half_height)
@@ -209,15 +257,15 @@ def render_anatomy(patient: Patient, size: int,
 
     density = soft tissue (brighter at the midline and below the diaphragm)
     - air x lung fields not covered by the heart
-    + ribs + clavicles + spine + 1/f^beta texture (vascular markings, stronger in
-    the lungs).
+    + ribs + clavicles - trachea and main bronchi + spine + 1/f^beta texture
+    (vascular markings, stronger in the lungs). Drawn on ``patient_grid``.
 
     Returns:
         tuple: density float32 (size, size) on the 0-1 scale, and parts
         ``lungs`` (2, size, size) soft, ``air`` (size, size) soft lung air,
         ``heart`` (size, size) soft, ``mediastinum`` (size, size) bool band.
     """
-    u, v = unit_grid(size)
+    u, v = patient_grid(patient, size)
     m = patient.midline
     du = np.abs(u - m)
     lungs = lung_masks(patient, size)
@@ -254,6 +302,16 @@ def render_anatomy(patient: Patient, size: int,
         dist = segment_distance(u, v, (m + side * 0.04, cv + 0.03),
                                 (m + side * 0.30, cv - 0.04))
         density += 0.07 * soft_inside(0.014 - dist, 1.0 / size)
+
+    # trachea (an air column through the upper mediastinum) down to the carina,
+    # then the two main bronchi diverging towards the hila
+    airway = soft_inside(0.017 - segment_distance(u, v, (m, 0.0), (m, patient.carina_v)),
+                         1.0 / size)
+    for side in SIDES:  # two main bronchi
+        bronchus = segment_distance(u, v, (m, patient.carina_v),
+                                    (m + side * 0.07, patient.carina_v + 0.06))
+        airway = np.maximum(airway, soft_inside(0.011 - bronchus, 1.0 / size))
+    density -= patient.trachea_depth * airway * body
 
     # spine with vertebral bodies; only visible through the mediastinum
     vert = 0.5 + 0.5 * np.cos(2.0 * np.pi * v / 0.045)

@@ -1,10 +1,16 @@
 """Synthetic findings: typical look, place and size, drawn as vectorised soft masks.
 
 Sizes are NIH ChestX-ray14 ``BBox_List_2017`` medians in 1024-px image units
-(research note data_formats.md §3.1), scaled to the rendered size and jittered
-log-normally (sigma 0.25); nodule / mass diameters are 0.8 x the (loose) box width.
+(research note data_formats.md §3.1: Nodule 70 x 68, Mass 120 x 141, Effusion
+208 x 277, Pneumothorax 200 x 206, heart 478 x 382), scaled to the rendered size and
+jittered log-normally (sigma 0.25). Nodule / mass diameters are 0.8 x the (loose)
+box width, so at 128 px a nodule is ~7 px and a mass ~12 px across. Two deliberate
+departures: Consolidation uses 185 x 215 (between NIH's infiltrate 230 x 270 and
+its smaller pneumonia boxes) and Atelectasis is drawn as a plate-like band of
+171 x 45 (NIH's 171 x 118 box is loose around tilted, band-shaped collapse; the
+band's tilt of up to +-0.45 rad brings the drawn box back towards it).
 Contrasts (density change on the 0-1 scale, before exposure) are 0.03-0.15 so the
-findings are subtle: at 128 px a nodule is ~7 px across.
+findings are subtle.
 
 Prevalences (``rate``) are chosen for a 2,000-image benchmark whose 15% test split
 (300 images) still holds >= ~15 positives of every finding class; they are higher
@@ -20,18 +26,19 @@ of readers attending a finding, given at least one does, matches VinDr-CXR's
 1.43, Atelectasis 1.43, Pleural effusion 2.04, Cardiomegaly 2.35, Pneumothorax
 2.07 (the generator's summary reports the simulated values).
 """
+import warnings
 from typing import Dict, List
 
 import numpy as np
 
-from .anatomy import SIDES, Patient, pink_noise, soft_inside, unit_grid
+from .anatomy import SIDES, Patient, patient_grid, pink_noise, soft_inside
 
 #: name -> CheXpert class, prevalence, size (w, h) in 1024-px units,
 #: density contrast range, reader conspicuity.
 FINDINGS: Dict[str, dict] = {
-    'Nodule': dict(label='Lung Lesion', rate=0.09, size=(56, 56),
+    'Nodule': dict(label='Lung Lesion', rate=0.09, size=(70, 68),
                    contrast=(0.04, 0.12), conspicuity=0.55),
-    'Mass': dict(label='Lung Lesion', rate=0.05, size=(100, 110),
+    'Mass': dict(label='Lung Lesion', rate=0.05, size=(120, 141),
                  contrast=(0.05, 0.15), conspicuity=0.7),
     'Consolidation': dict(label='Consolidation', rate=0.10, size=(185, 215),
                           contrast=(0.05, 0.13), conspicuity=0.4),
@@ -55,14 +62,14 @@ def sample_finding_names(rng: np.random.Generator) -> List[str]:
     return [n for n, p in zip(FINDING_NAMES, present) if p]
 
 
-def _sample_point(rng: np.random.Generator, candidates: np.ndarray):
-    """A random (u, v) pixel centre among the True pixels of ``candidates``."""
-    size = candidates.shape[0]
+def _sample_point(rng: np.random.Generator, candidates: np.ndarray,
+                  u: np.ndarray, v: np.ndarray):
+    """Patient-frame (u, v) of a random pixel among the True pixels of ``candidates``."""
     flat = np.flatnonzero(candidates)
     if flat.size == 0:  # degenerate anatomy: fall back to the image centre
         return 0.5, 0.5
     idx = flat[rng.integers(flat.size)]
-    return (idx % size + 0.5) / size, (idx // size + 0.5) / size
+    return float(u.flat[idx]), float(v.flat[idx])
 
 
 def _extent(rng: np.random.Generator, name: str, size: int):
@@ -85,9 +92,12 @@ def render_findings(names: List[str], patient: Patient, parts: Dict[str, np.ndar
     Returns:
         tuple: ``delta`` float32 (size, size) to add to the density, and a list of
         dicts ``category`` (finding name), ``label`` (CheXpert class), ``mask`` bool
-        (size, size) (non-empty), ``contrast`` float.
+        (size, size) (non-empty: one per finding, so every positive label has its
+        lesion), ``contrast`` float, ``mask_fallback`` bool (True when the finding
+        covered no pixel centre and its mask is its strongest pixel, with a
+        warning).
     """
-    u, v = unit_grid(size)
+    u, v = patient_grid(patient, size)
     delta = np.zeros((size, size), np.float32)
     lungs, air = parts['lungs'], parts['air']
     inside_air = air > 0.8
@@ -98,7 +108,7 @@ def render_findings(names: List[str], patient: Patient, parts: Dict[str, np.ndar
         contrast = float(rng.uniform(lo, hi))
         w, h = _extent(rng, name, size)
         if name in ('Nodule', 'Mass'):
-            cu, cv = _sample_point(rng, inside_air)
+            cu, cv = _sample_point(rng, inside_air, u, v)
             radius = 0.4 * w
             theta = np.arctan2(v - cv, u - cu)
             if name == 'Mass':  # lobulated outline
@@ -108,10 +118,11 @@ def render_findings(names: List[str], patient: Patient, parts: Dict[str, np.ndar
             rr = np.hypot(u - cu, v - cv) / radius
             profile = np.sqrt(np.clip(1.0 - rr**2, 0.0, None))  # projected sphere
             mask = rr <= 1.0
+            strength = -rr
         elif name in ('Consolidation', 'Atelectasis'):
             lower = v > (top + (0.45 if name == 'Consolidation' else 0.6)
                          * (bottom - top))
-            cu, cv = _sample_point(rng, inside_air & lower)
+            cu, cv = _sample_point(rng, inside_air & lower, u, v)
             angle = rng.uniform(-0.45, 0.45) if name == 'Atelectasis' else 0.0
             cos, sin = np.cos(angle), np.sin(angle)
             a = ((u - cu) * cos + (v - cv) * sin) / (0.5 * w)
@@ -121,6 +132,7 @@ def render_findings(names: List[str], patient: Patient, parts: Dict[str, np.ndar
             lung = lungs[int(cu > patient.midline)]
             profile = soft_inside(1.0 - a**2 - b**2 + wobble, 0.25) * lung
             mask = profile > 0.5
+            strength = profile
         elif name == 'Effusion':
             i = int(rng.integers(2))
             side = SIDES[i]
@@ -134,9 +146,11 @@ def render_findings(names: List[str], patient: Patient, parts: Dict[str, np.ndar
             profile = soft_inside(v - level, 1.5 / size) * (0.6 + 0.4 * depth) \
                 * lungs[i]
             mask = profile > 0.3
+            strength = profile
         elif name == 'Cardiomegaly':
             profile = None
             mask = parts['heart'] > 0.5
+            strength = parts['heart']
         elif name == 'Pneumothorax':
             i = int(rng.integers(2))
             side = SIDES[i]
@@ -150,17 +164,26 @@ def render_findings(names: List[str], patient: Patient, parts: Dict[str, np.ndar
             e = np.hypot((u - cu) / (half * shrink),
                          (v - cv) / (0.5 * (patient.costophrenic[i]
                                             - patient.lung_top[i]) * shrink))
-            space = soft_inside(e - 1.0, 1.0 / size / half) * lungs[i] \
-                * soft_inside(patient.lung_top[i] + 1.2 * h - v, 2.0 / size)
+            pleural = soft_inside(e - 1.0, 1.0 / size / half) * lungs[i]
+            space = pleural * soft_inside(patient.lung_top[i] + 1.2 * h - v, 2.0 / size)
             line = np.exp(-((e - 1.0) * half * size / 0.7)**2) * lungs[i]
             delta += contrast * (0.6 * line - space)
             profile = None
             mask = space > 0.5
+            strength = space + 1e-3 * pleural  # fallback: the topmost pleural pixel
         else:
             raise ValueError(f'unknown synthetic finding {name!r}')
         if profile is not None:
             delta += contrast * profile.astype(np.float32)
-        if mask.any():
-            lesions.append(dict(category=name, label=FINDINGS[name]['label'],
-                                mask=np.ascontiguousarray(mask), contrast=contrast))
+        # a finding thinner than the pixel grid (only at very small image sizes) keeps
+        # its label and gets its strongest pixel as mask, flagged and warned about
+        fallback = not mask.any()
+        if fallback:
+            warnings.warn(f'synthetic {name} covers no pixel centre at {size} px; '
+                          f'its mask is its strongest pixel')
+            mask = np.zeros((size, size), bool)
+            mask.flat[np.argmax(strength)] = True
+        lesions.append(dict(category=name, label=FINDINGS[name]['label'],
+                            mask=np.ascontiguousarray(mask), contrast=contrast,
+                            mask_fallback=fallback))
     return delta, lesions

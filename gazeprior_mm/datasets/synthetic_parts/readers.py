@@ -24,7 +24,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from .anatomy import SIDES, Patient
+from .anatomy import SIDES, Patient, patient_to_image
 
 #: Gaze presets: ``realistic`` matches REFLACX's weak gaze-lesion agreement
 #: (NCC(gaze, lesion) - NCC(centre prior, lesion) ~ +0.05); ``strong`` puts gaze
@@ -100,7 +100,8 @@ def survey_zones(patient: Patient) -> np.ndarray:
 
     Rows: per lung (image left, right) upper / mid / lower field, hilum,
     costophrenic angle; then heart, upper mediastinum, two clavicles, lower thorax
-    midline. Roughly in a top-to-bottom reading order.
+    midline. Roughly in a top-to-bottom reading order. Returned in image
+    coordinates (the patient's pose applied; spreads scaled with the anatomy).
     """
     zones = []
     m = patient.midline
@@ -121,7 +122,10 @@ def survey_zones(patient: Patient) -> np.ndarray:
         zones.append((m + side * 0.17, patient.clavicle_v, 0.06, 0.015))
     zones.append((m, 0.5 * (min(patient.lung_top) + max(patient.costophrenic)) + 0.2,
                   0.15, 0.05))
-    return np.asarray(zones, np.float64)
+    zones = np.asarray(zones, np.float64)
+    zones[:, :2] = patient_to_image(patient, zones[:, :2])
+    zones[:, 2:] *= patient.scale
+    return zones
 
 
 def simulate_reading(rng: np.random.Generator, reader: ReaderProfile,
