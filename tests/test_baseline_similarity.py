@@ -1,6 +1,7 @@
 """Gaze similarity (McGIP / GzPT reference methods, fixed) and neighbour mining."""
 import numpy as np
 import pytest
+import torch
 
 from gazeprior_mm.gaze import neighbours as nb
 from gazeprior_mm.gaze import similarity as sim
@@ -132,6 +133,41 @@ def test_blocked_topk_is_exact(method):
         assert row not in got and has[got].all()
         np.testing.assert_allclose(np.sort(dense[row, got])[::-1], best, rtol=1e-5,
                                    atol=1e-6)
+
+
+@pytest.mark.parametrize('shape,k', [((64, 5000), 16), ((300, 777), 5),
+                                     ((40, 90), 3), ((5, 40), 16)])
+@pytest.mark.parametrize('dim', [0, 1])
+def test_grouped_topk_equals_topk(shape, k, dim):
+    gen = torch.Generator().manual_seed(0)
+    for x in (torch.randn(shape, generator=gen),  # distinct values
+              torch.randint(0, 4, shape, generator=gen).float()):  # many ties
+        if x.shape[dim] < k:
+            continue
+        values, index = nb.grouped_topk(x, k, dim)
+        expected, _ = x.topk(k, dim)
+        assert torch.equal(values, expected)
+        assert torch.equal(x.gather(dim, index), values)
+        # the indices are distinct entries along ``dim``
+        assert (index.sort(dim).values.diff(dim=dim) > 0).all()
+
+
+def test_blocked_topk_is_exact_with_grouping():
+    """N large enough that the row-wise top-k takes the group-maxima path."""
+    rng = np.random.default_rng(4)
+    gazes = _random_gazes(700, rng, no_gaze_every=9)
+    desc, has = sim.compute_descriptors(gazes, 'heatmap_cosine', grid=8)
+    csr = nb.topk_neighbours(desc, has, k=6, block=128)
+    dense = desc @ desc.T
+    np.fill_diagonal(dense, -np.inf)
+    dense[:, ~has] = -np.inf
+    for row in np.flatnonzero(has):
+        got = csr['indices'][csr['indptr'][row]:csr['indptr'][row + 1]]
+        values = csr['values'][csr['indptr'][row]:csr['indptr'][row + 1]]
+        assert len(got) == 6 and row not in got
+        np.testing.assert_allclose(values, np.sort(dense[row])[::-1][:6],
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(dense[row, got], values, rtol=1e-5, atol=1e-6)
 
 
 def test_mine_save_load_reindex_and_threshold(tmp_path):

@@ -5,8 +5,9 @@ list position. Here:
 
 * vector descriptors (:data:`~gazeprior_mm.gaze.similarity.VECTOR_METHODS`) are
   mined **exactly** by blocked similarity products: for a block of B query rows the
-  (B, N) similarities are formed, the top-k kept, the block discarded, so memory is
-  O(B N) whatever N is;
+  similarities of each pair are formed once (by symmetry) in a reused (N, B)
+  buffer, the top-k of both its sides kept (group maxima first), the block
+  discarded, so memory is O(B N) whatever N is;
 * pairwise measures (``multimatch``, ``tima``) are evaluated only on the top-m
   candidates of a cheap vector descriptor, vectorised over the candidate pairs;
 * the result is a CSR-like :class:`GazeNeighbours` (``indptr``, ``indices``,
@@ -15,6 +16,7 @@ list position. Here:
   are never anyone's neighbour.
 """
 import json
+import math
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence
@@ -123,17 +125,80 @@ def _ragged_arange(counts: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------- mining
-def _block_similarity(query: torch.Tensor, keys: torch.Tensor,
-                      method: str) -> torch.Tensor:
+def _block_similarity(query: torch.Tensor, keys: torch.Tensor, method: str,
+                      buffer: Optional[torch.Tensor] = None) -> torch.Tensor:
     """(B, N) similarities of a query block (torch port of
-    :func:`~gazeprior_mm.gaze.similarity.vector_similarity`)."""
+    :func:`~gazeprior_mm.gaze.similarity.vector_similarity`).
+
+    ``buffer`` (flat float32, at least B * N): inner products are written into it
+    instead of a new tensor. Allocating a fresh (B, N) result per block costs as much
+    as the product itself on CPU (the pages are zeroed on first touch).
+    """
     if method != 'moments':
-        return query @ keys.T
+        if buffer is None:
+            return query @ keys.T
+        out = buffer[:len(query) * len(keys)].view(len(query), len(keys))
+        return torch.mm(query, keys.T, out=out)
     q, k = query[:, None, :], keys[None, :, :]
     scale = torch.maximum(q.abs(), k.abs())
     diff = torch.where(scale > 0, (q - k).abs() / scale.clamp_min(1e-30),
                        torch.zeros(()))
     return 1.0 - 0.5 * diff[..., 0] - 0.5 * diff[..., 1]
+
+
+def grouped_topk(x: torch.Tensor, k: int, dim: int):
+    """Exact ``x.topk(k, dim)`` of a 2-D tensor, by group maxima first.
+
+    The L entries along ``dim`` are split into ``L // g`` strided groups of
+    ``g = sqrt(L / k)`` (group j = entries ``j, j + L/g, j + 2 L/g, ...``; the
+    remainder stays a candidate). Fewer than k entries exceed the k-th largest value,
+    so they lie in fewer than k groups, each with a larger maximum than any group
+    without such an entry: the top-k values are all inside the k groups of largest
+    maximum, plus the remainder (ties may resolve to other, equal values). Cost:
+    one max-reduction over the strided (non-contiguous, hence vectorised) group axis,
+    then ``topk`` over ``L / g + k g`` candidates (about ``2 sqrt(k L)``) instead of L.
+    ``topk`` is the expensive step on CPU (a few ns per entry; the reduction a
+    fraction of that).
+
+    Args:
+        x (Tensor): (R, C).
+        k (int): entries kept, ``k <= x.shape[dim]``.
+        dim (int): 1 (per row, over columns) or 0 (per column, over rows).
+
+    Returns:
+        tuple: ``values`` and ``indices`` along ``dim``, as ``torch.topk``
+        (shape (R, k) for dim 1, (k, C) for dim 0), values in descending order.
+    """
+    length = x.shape[dim]
+    members = int(math.sqrt(length / max(k, 1)))
+    num_groups = length // max(members, 1)
+    if members < 2 or num_groups < 2 * k:
+        return x.topk(k, dim=dim)
+    main = members * num_groups
+    offsets = torch.arange(members) * num_groups
+    if dim == 1:
+        head = x[:, :main].view(len(x), members, num_groups)
+        _, group = head.amax(1).topk(k, dim=1)  # (R, k)
+        index = (offsets[None, :, None] + group[:, None, :]).reshape(len(x), -1)
+        if main < length:
+            index = torch.cat([index, torch.arange(main, length).expand(len(x), -1)],
+                              1)
+    else:
+        head = x[:main].view(members, num_groups, x.shape[1])
+        _, group = head.amax(0).topk(k, dim=0)  # (k, C)
+        index = (offsets[:, None, None] + group[None]).reshape(-1, x.shape[1])
+        if main < length:
+            index = torch.cat([index, torch.arange(main, length)[:, None].expand(
+                -1, x.shape[1])], 0)
+    values, pos = x.gather(dim, index).topk(k, dim=dim)
+    return values, index.gather(dim, pos)
+
+
+def _merge_topk(val: torch.Tensor, idx: torch.Tensor, new_val: torch.Tensor,
+                new_idx: torch.Tensor, k: int):
+    """Best k per row of two candidate lists, (R, k) running and (R, *) new."""
+    val, pos = torch.cat([val, new_val], 1).topk(k, dim=1)
+    return val, torch.cat([idx, new_idx], 1).gather(1, pos)
 
 
 def topk_neighbours(desc: np.ndarray,
@@ -145,13 +210,26 @@ def topk_neighbours(desc: np.ndarray,
     """Exact top-k neighbours of every row by blocked similarity products.
 
     Only images with gaze take part (the others get no neighbours and are nobody's
-    neighbour), which also shrinks both sides of the product. For each block of
-    ``block`` query rows: ``S = sim(Q_block, D)`` (B, N_gaze), the image itself is
-    set to ``-inf``, ``topk`` along the rows keeps k columns, and (optionally) only
-    similarities ``>= threshold`` survive; the block is then discarded, so peak
-    memory is O(block * N) floats. (Scoring each pair once by symmetry halves the
-    products but needs a column-wise ``topk``, which is slower on CPU than the
-    saved product: measured, not adopted.)
+    neighbour), which also shrinks both sides of the product. Every similarity is
+    symmetric, ``s(a, b) = s(b, a)``, so each pair is scored once (the lower
+    triangle, half the products of scoring all rows against all columns). For the
+    block of rows ``[r0, r1)`` the strip ``S = sim(D_[r0, N), Q_[r0, r1))``
+    (N - r0, B) is written into one reused buffer (a fresh tensor per block costs as
+    much as the product on CPU: its pages are zeroed on first touch); the image
+    itself is ``-inf``. The strip serves both sides, each with
+    :func:`grouped_topk`:
+
+    * its column-wise top-k gives rows ``[r0, r1)`` their best candidates among
+      rows ``>= r0`` (those ``< r0`` were offered by earlier strips);
+    * the row-wise top-k of ``S[r1 - r0:]`` gives every later row its best
+      candidates among ``[r0, r1)``.
+
+    Both are merged into running (N, k) lists. The orientation matters on CPU: the
+    long side (N - r0) goes down the columns, where the group maxima are cheap
+    reductions and only ~``2 sqrt(k N)`` candidates per column are gathered; a
+    contiguous transpose of the strip would cost as much as the product. Then
+    (optionally) only similarities ``>= threshold`` survive. Peak memory is
+    O(block * N) floats.
 
     Args:
         desc (np.ndarray): (N, D) descriptors from
@@ -174,16 +252,25 @@ def topk_neighbours(desc: np.ndarray,
                                                  dtype=np.float32))
     num_keys = len(keys)
     k = int(min(k, max(num_keys - 1, 0)))
-    if method == 'moments':  # (B, N, 2) broadcast: keep blocks small
+    if method == 'moments':  # (N, B, 2) broadcast: keep blocks small
         block = max(1, min(block, 2**22 // max(num_keys, 1)))
+    buffer = torch.empty(min(block, num_keys) * num_keys) \
+        if method != 'moments' and k else None
     top_val = torch.full((num_keys, k), -float('inf'))
     top_idx = torch.zeros((num_keys, k), dtype=torch.long)
     for start in range(0, num_keys if k else 0, block):
         stop = min(start + block, num_keys)
-        scores = _block_similarity(keys[start:stop], keys, method)
+        strip = _block_similarity(keys[start:], keys[start:stop], method, buffer)
         rows = torch.arange(stop - start)
-        scores[rows, rows + start] = -float('inf')  # self
-        top_val[start:stop], top_idx[start:stop] = scores.topk(k, dim=1)
+        strip[rows, rows] = -float('inf')  # self
+        val, idx = grouped_topk(strip, min(k, len(strip)), dim=0)
+        top_val[start:stop], top_idx[start:stop] = _merge_topk(
+            top_val[start:stop], top_idx[start:stop], val.T, idx.T + start, k)
+        if stop < num_keys:
+            val, idx = grouped_topk(strip[stop - start:], min(k, stop - start),
+                                    dim=1)
+            top_val[stop:], top_idx[stop:] = _merge_topk(
+                top_val[stop:], top_idx[stop:], val, idx + start, k)
     keep = torch.isfinite(top_val)
     if threshold is not None:
         keep &= top_val >= threshold

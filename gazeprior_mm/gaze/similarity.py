@@ -108,17 +108,21 @@ def render_gaze_grids(uv_list: Sequence[np.ndarray],
     """
     num = len(uv_list)
     kmax = max([len(uv) for uv in uv_list] + [1])
-    uv = np.zeros((num, kmax, 2))
-    weight = np.zeros((num, kmax))
+    uv = np.zeros((num, kmax, 2), np.float32)
+    weight = np.zeros((num, kmax), np.float32)
     for n, (u, w) in enumerate(zip(uv_list, weight_list)):
         uv[n, :len(u)] = u
         weight[n, :len(u)] = w if np.sum(w) > 0 else np.ones(len(u))
-    centres = (np.arange(grid) + 0.5) / grid
-    gauss = np.exp(-0.5 * ((uv[..., None] - centres) / sigma)**2)  # N,K,2,G
-    maps = np.einsum('nk,nky,nkx->nyx', weight, gauss[:, :, 1], gauss[:, :, 0])
+    centres = ((np.arange(grid) + 0.5) / grid).astype(np.float32)
+    # float32 and one batched (G, K) x (K, G) product per image: several times
+    # faster than a float64 einsum, and the maps only rank images against each other
+    dist = (uv[..., None] - centres) * np.float32(1.0 / sigma)  # N,K,2,G
+    gauss = np.exp(np.float32(-0.5) * dist * dist)
+    gauss_y = gauss[:, :, 1] * weight[..., None]  # N,K,G
+    maps = np.matmul(gauss_y.transpose(0, 2, 1), gauss[:, :, 0])  # N,G,G
     peak = maps.reshape(num, -1).max(1)
-    maps = maps / np.where(peak > 0, peak, 1.0)[:, None, None]
-    return maps.astype(np.float32)
+    maps /= np.where(peak > 0, peak, np.float32(1.0))[:, None, None]
+    return maps
 
 
 def heatmap_moments(maps: np.ndarray) -> np.ndarray:
