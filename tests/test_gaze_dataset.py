@@ -268,7 +268,9 @@ def test_dataset_configs_build_and_pack(tmp_path, config, loader, views):
     from mmengine.config import Config
     root = osp.join(osp.dirname(__file__), '..', 'configs', '_base_', 'datasets')
     cfg = Config.fromfile(osp.join(root, config))
-    write_dataset(tmp_path)
+    rows = make_rows()
+    rows[0]['lesions'] = [dict(category='Nodule', bbox=[20.0, 10.0, 6.0, 5.0])]
+    write_dataset(tmp_path, rows)
     ds_cfg = cfg[loader].dataset
     ds_cfg.data_root = str(tmp_path)
     ds_cfg.ann_file = 'annotations/train.json'
@@ -283,6 +285,9 @@ def test_dataset_configs_build_and_pack(tmp_path, config, loader, views):
     imgs = out['inputs'] if views > 1 else [out['inputs']]
     assert all(img.shape == (3, 112, 112) for img in imgs)
     assert cfg[loader].collate_fn['type'] == 'default_collate'
+    if config == 'synthetic_linear.py' and loader == 'test_dataloader':
+        # lesion boxes reach the pointing game
+        assert sample.lesions == rows[0]['lesions']
 
 
 def test_filter_cfg_keeps_images_with_gaze_and_splits(tmp_path):

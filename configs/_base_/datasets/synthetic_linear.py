@@ -27,7 +27,9 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='GazeHeatmap', sigma_rel=0.04, render_map=False),
     dict(type='GazeResize', scale=(view_size, view_size)),
-    dict(type='PackGazeInputs', grid=patch_grid),
+    # the lesion boxes ride along for the pointing game (GazeAlignmentMetric)
+    dict(type='PackGazeInputs', grid=patch_grid,
+         algorithm_keys=('gt_label_mask', 'gt_label_raw', 'lesions')),
 ]
 
 _dataset = dict(
