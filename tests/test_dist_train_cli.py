@@ -1,4 +1,4 @@
-"""tools/dist_train.sh with 2 gloo processes on CPU, through the real config path."""
+"""tools/dist_train.sh: 2-process gloo GazePrior training on CPU, ranks identical."""
 import json
 import os
 import os.path as osp
@@ -14,31 +14,22 @@ import gazeprior_mm  # noqa: F401  (checkpoint allow-list)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
+# the project's small GazePrior config (ViT-tiny/8 + GGAM + GWCL with cross-rank
+# 'batch' negatives) on tiny data, with the fault-tolerance hooks
 CONFIG = '''
-_base_ = {runtime!r}
-model = dict(
-    type='ImageClassifier',
-    data_preprocessor=dict(type='ClsDataPreprocessor', mean=[128.] * 3,
-                           std=[64.] * 3),
-    backbone=dict(type='VisionTransformer',
-                  arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                            feedforward_channels=64),
-                  img_size=32, patch_size=8, out_type='cls_token'),
-    head=dict(type='MultiLabelLinearClsHead', num_classes=14, in_channels=32))
+_base_ = {base!r}
 train_dataloader = dict(
-    batch_size=4, num_workers=0,
-    sampler=dict(type='GazeBalancedSampler', seed=0),
-    dataset=dict(type='GazeCXRDataset', data_root={data_root!r},
-                 ann_file='train.json',
-                 pipeline=[dict(type='LoadImageFromFile'),
-                           dict(type='RandomFlip', prob=0.5),
-                           dict(type='PackInputs')]))
-train_cfg = dict(by_epoch=False, max_iters=6)
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
-param_scheduler = dict(type='CosineAnnealingLR', T_max=6, by_epoch=False)
+    batch_size=4, num_workers=0, persistent_workers=False,
+    sampler=dict(_delete_=True, type='GazeBalancedSampler', seed=0),
+    dataset=dict(data_root={data_root!r}, ann_file='train.json',
+                 synthetic=None))
+model = dict(head=dict(negatives='batch'))
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=6)
+param_scheduler = [dict(type='CosineAnnealingLR', T_max=6, by_epoch=False)]
 default_hooks = dict(
-    checkpoint=dict(type='AtomicCheckpointHook', interval=3, by_epoch=False),
-    logger=dict(type='LoggerHook', interval=1))
+    checkpoint=dict(_delete_=True, type='AtomicCheckpointHook', interval=3,
+                    by_epoch=False),
+    logger=dict(interval=1))
 custom_hooks = [dict(type='NaNGuardHook'), dict(type='RNGStateHook'),
                 dict(type='DDPSyncCheckHook', interval=3)]
 '''
@@ -64,12 +55,12 @@ def _write_data(root, n=20):
         json.dump(dict(metainfo=dict(dataset_name='tiny'), data_list=rows), f)
 
 
-def test_dist_train_sh_two_gloo_processes(tmp_path):
+def test_dist_train_sh_gazeprior_two_gloo_processes(tmp_path):
     data_root = str(tmp_path / 'data')
-    _write_data(data_root)
+    _write_data(data_root, n=24)
     cfg = tmp_path / 'tiny_cfg.py'
     cfg.write_text(CONFIG.format(
-        runtime=osp.join(ROOT, 'configs/_base_/default_runtime.py'),
+        base=osp.join(ROOT, 'configs/gazeprior/gazeprior_vit-tiny-p8_synthetic.py'),
         data_root=data_root))
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -85,6 +76,7 @@ def test_dist_train_sh_two_gloo_processes(tmp_path):
     assert proc.returncode == 0, out[-4000:]
     # DDPSyncCheckHook compared the two ranks' parameters at 3, 6 and the end
     assert out.count('parameters identical on 2 ranks') >= 2, out[-4000:]
+    assert 'loss_gwcl' in out
     with open(work / 'last_checkpoint') as f:
         last = f.read().strip()
     assert last.endswith('iter_6.pth')
