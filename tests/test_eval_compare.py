@@ -125,11 +125,12 @@ def test_work_dir_must_contain_compar(tmp_path):
 
 
 def test_smoke_preset_end_to_end(tmp_path):
-    """2 methods x 1 seed, a few iterations at 64 px, every stage; then resume."""
+    """3 methods x 1 seed, a few iterations at 64 px, every stage; then resume."""
     work = tmp_path / 'comparison_smoke'
     results = compare.main(['--preset', 'smoke', '--work-dir', str(work),
                             '--num-images', '100'])
-    assert set(results['methods']) == {'simclr_r18', 'gazeprior_r18'}
+    assert set(results['methods']) == {'simclr_r18', 'gazeprior_r18',
+                                       'random-init_r18'}
     assert results['seeds'] == [0]
     for res in results['methods'].values():
         for metric in compare.METRICS:
@@ -142,6 +143,10 @@ def test_smoke_preset_end_to_end(tmp_path):
     run = work / 'gazeprior_r18' / 'seed0'
     assert (run / 'pretrain' / 'epoch_1.pth').exists()
     assert list((run / 'alignment').glob('*.png'))
+    # the lesion boxes of the test split reach the pointing game
+    align = json.loads((run / 'alignment' / 'alignment.json').read_text())
+    assert align['num_pointing'] > 0
+    assert 0.0 <= results['methods']['gazeprior_r18']['pointing']['mean'] <= 1.0
     assert (work / 'results.md').read_text().count('| gazeprior_r18 |') == 1
     # resumable: a second call reuses every stage output
     stamp = os.path.getmtime(run / 'metrics.json')
@@ -150,3 +155,22 @@ def test_smoke_preset_end_to_end(tmp_path):
     assert os.path.getmtime(run / 'metrics.json') == stamp
     assert again['methods']['gazeprior_r18']['emd'] == \
         results['methods']['gazeprior_r18']['emd']
+
+
+def test_random_init_reference_checkpoint(tmp_path):
+    """The random-init floor: a seeded, untrained model saved as a checkpoint that
+    loads (weights_only) into the probe's backbone like a pre-trained one."""
+    import torch
+    from mmengine.config import Config
+
+    from gazeprior_mm.utils.checkpoint import load_checkpoint_safely
+    assert 'random-init_r18' in compare.PRESETS['cpu-small']['methods']
+    cfg = Config.fromfile(osp.join(compare.REPO,
+                                   compare.METHODS['random-init_r18'][0]))
+    paths = [compare.save_random_init(cfg, str(tmp_path / f'{name}.pth'), seed)
+             for name, seed in (('a', 0), ('b', 0), ('c', 1))]
+    states = [load_checkpoint_safely(p)['state_dict'] for p in paths]
+    key = 'backbone.conv1.weight'
+    assert torch.equal(states[0][key], states[1][key])  # same seed, same weights
+    assert not torch.equal(states[0][key], states[2][key])
+    assert any(k.startswith('backbone.layer4') for k in states[0])

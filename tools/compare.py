@@ -1,7 +1,8 @@
 """Side-by-side comparison of pre-training methods on the synthetic benchmark.
 
 One command: for every method config (SimCLR, MoCo v2, McGIP, FocusContrast,
-GazePrior and its ablations; all ResNet-18) and every seed it
+GazePrior and its ablations; all ResNet-18; plus the untrained, randomly
+initialised ResNet-18 as the floor, ``random-init_r18``) and every seed it
 
 1. pre-trains with the same budget (epochs, batch, view size, data) and seed
    (``randomness.seed=S``),
@@ -23,13 +24,14 @@ continues where it stopped (``--force`` redoes everything).
 
 Examples::
 
-    # the small CPU budget (3 seeds, 5 methods, 600 images; ~20 min on 2 cores)
+    # the small CPU budget: 3 seeds x all 8 methods (the 5 methods, two
+    # GazePrior ablations and the random-init floor), 600 images; ~25 min on
+    # 2 cores
     python tools/compare.py --preset cpu-small
-    # ... plus the GazePrior ablations (no GGAM, uniform GWCL weights): ~30-35 min
-    python tools/compare.py --preset cpu-small --methods simclr_r18 mocov2_r18 \
-        mcgip_simclr_r18 focuscontrast_simclr_r18 gazeprior_r18 \
-        gazeprior_r18_no-ggam gazeprior_r18_uniform-weights
-    # a quick end-to-end check (1 seed, 2 methods, a few iterations)
+    # a subset
+    python tools/compare.py --preset cpu-small --methods simclr_r18 gazeprior_r18
+    # a quick end-to-end check (1 seed, SimCLR, GazePrior, random init, a few
+    # iterations)
     python tools/compare.py --preset smoke --work-dir work_dirs/comparison_smoke
 """
 import argparse
@@ -64,7 +66,12 @@ METHODS = {
     'gazeprior_r18_uniform-weights':
     ('configs/gazeprior/gazeprior_resnet18_synthetic.py',
      {'model.head.weight_source': 'uniform'}),
+    # the floor every method must clear: the same frozen ResNet-18, randomly
+    # initialised (seeded) and never trained (its config only gives the model)
+    'random-init_r18': ('configs/simclr/simclr_resnet18_synthetic.py', {}),
 }
+#: methods without pre-training: their "checkpoint" is the seeded initialisation
+REFERENCE_METHODS = ('random-init_r18', )
 PROBE_CONFIG = 'configs/benchmarks/resnet18_linear_synthetic.py'
 
 #: budgets. ``pretrain_epochs`` of ``floor(0.7 * num_images / batch_size)``
@@ -74,31 +81,32 @@ PRESETS = {
         methods=list(METHODS), seeds=[0, 1, 2], num_images=2000, img_size=128,
         view_size=112, batch_size=32, pretrain_epochs=20, probe_epochs=30,
         gaze_preset='realistic', data_seed=0, num_figures=4, jobs=2),
-    # calibrated on the shared 2 cores, 2 runs at a time, one thread each, 64-px
-    # views, batch 32: ~2.5 s/iter (SimCLR family), ~3.2 s/iter (GazePrior,
-    # stride-16 last stage); 13 iters/epoch, so 39 pre-training iterations per
-    # run (117 per method over the 3 seeds); linear probe ~6.5 s/epoch; ~15 s
-    # of start-up and ~18 s of anomaly + alignment per run: 2.5-3 min per run,
-    # 15 runs / 2 at a time: ~20-25 min (McGIP / FocusContrast are ~25 %
-    # slower per iteration than SimCLR). The two ablations add ~10 min
-    # (``--methods`` with all seven names).
+    # all seven methods x 3 seeds. Calibrated on the shared 2 cores (other
+    # developers' jobs running too), 2 runs at a time, one thread each, 64-px
+    # views, batch 32: ~2.3 s/iter (SimCLR, MoCo v2), ~2.9 s/iter (McGIP,
+    # FocusContrast), ~3.0 s/iter (GazePrior); 13 iterations per epoch, so 26
+    # pre-training iterations per run; linear probe ~6.5 s/epoch; ~40 s per
+    # run of start-up, probe test, anomaly detection and alignment. About
+    # 2-2.7 min per run, 21 runs 2 at a time: ~24 min (less on idle cores).
     'cpu-small': dict(
-        methods=list(METHODS)[:5], seeds=[0, 1, 2], num_images=600,
-        img_size=96, view_size=64, batch_size=32, pretrain_epochs=3,
+        methods=list(METHODS), seeds=[0, 1, 2], num_images=600,
+        img_size=96, view_size=64, batch_size=32, pretrain_epochs=2,
         probe_epochs=4,
         gaze_preset='realistic', data_seed=0, num_figures=2, jobs=2),
     'smoke': dict(
-        methods=['simclr_r18', 'gazeprior_r18'], seeds=[0], num_images=120,
+        methods=['simclr_r18', 'gazeprior_r18', 'random-init_r18'], seeds=[0],
+        num_images=120,
         img_size=64, view_size=64, batch_size=16, pretrain_epochs=1,
         probe_epochs=1, gaze_preset='realistic', data_seed=0, num_figures=1,
         jobs=2),
 }
-METRICS = ('linear_auc_macro', 'anomaly_auc', 'spearman', 'emd')
+METRICS = ('linear_auc_macro', 'anomaly_auc', 'spearman', 'emd', 'pointing')
 METRIC_TITLES = {
     'linear_auc_macro': 'linear-probe macro AUC',
     'anomaly_auc': 'anomaly AUC',
     'spearman': 'Spearman ρ (gaze vs Grad-CAM)',
     'emd': 'EMD (gaze vs Grad-CAM, lower = better)',
+    'pointing': 'pointing game (Grad-CAM peak in a lesion box)',
 }
 
 
@@ -218,6 +226,24 @@ def probe_config(checkpoint: str, seed: int, budget: dict, data_root: str):
     return cfg
 
 
+def save_random_init(cfg, path: str, seed: int) -> str:
+    """Write the seeded, untrained model of ``cfg`` as a checkpoint at ``path``
+    (``state_dict`` + ``meta``, as a training run's), so that every evaluation
+    stage treats the random-init reference like a pre-trained method."""
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import save_checkpoint, set_random_seed
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    set_random_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    save_checkpoint(dict(state_dict=model.state_dict(),
+                         meta=dict(seed=seed, epoch=0, note='random init')),
+                    path)
+    return path
+
+
 # -------------------------------------------------------------- one run (worker)
 def _load_tool(name: str):
     import importlib.util
@@ -250,9 +276,14 @@ def run_one(spec: dict) -> dict:
     ckpt = _final_checkpoint(pre_dir, budget['pretrain_epochs'])
     if ckpt is None:
         log('pre-training')
-        pretrain_config(spec['method'], spec['seed'], budget,
-                        data_root).dump(pre_cfg_path)
-        _load_tool('train').main([pre_cfg_path, '--work-dir', pre_dir])
+        cfg = pretrain_config(spec['method'], spec['seed'], budget, data_root)
+        cfg.dump(pre_cfg_path)
+        if spec['method'] in REFERENCE_METHODS:
+            log('random initialisation (no pre-training)')
+            save_random_init(cfg, osp.join(
+                pre_dir, f'epoch_{budget["pretrain_epochs"]}.pth'), spec['seed'])
+        else:
+            _load_tool('train').main([pre_cfg_path, '--work-dir', pre_dir])
         ckpt = _final_checkpoint(pre_dir, budget['pretrain_epochs'])
         if ckpt is None:
             raise RuntimeError(f'pre-training wrote no checkpoint in {pre_dir}')
@@ -310,7 +341,8 @@ def collect_run(run_dir: str) -> Dict[str, float]:
         align = json.load(f)
     return dict(linear_auc_macro=float(probe[auc_keys[0]]),
                 anomaly_auc=float(anomaly['anomaly_auc']),
-                spearman=float(align['spearman']), emd=float(align['emd']))
+                spearman=float(align['spearman']), emd=float(align['emd']),
+                pointing=float(align.get('pointing', float('nan'))))
 
 
 # ------------------------------------------------------------------ aggregation
@@ -356,15 +388,16 @@ def markdown_table(results: dict) -> str:
         + ', '.join(f'{k}={v}' for k, v in budget.items()
                     if k not in ('methods', 'seeds')) + '.', '',
         '| method | n | linear-probe macro AUC ↑ | anomaly AUC ↑ | '
-        'Spearman ρ ↑ | EMD ↓ |',
-        '|---|---|---|---|---|---|']
+        'Spearman ρ ↑ | EMD ↓ | pointing game ↑ |',
+        '|---|---|---|---|---|---|---|']
     for name, res in results['methods'].items():
         n = max(res[m]['n'] for m in METRICS)
         lines.append(f'| {name} | {n} | ' +
                      ' | '.join(_fmt(res[m]) for m in METRICS) + ' |')
     lines += ['', 'mean ± sample std over seeds; AUCs in [0, 1]; Spearman ρ '
               'and EMD between the gaze and the Grad-CAM of the frozen '
-              'backbone on the test split.', '']
+              'backbone on the test split; pointing game: share of test images '
+              'with lesions whose Grad-CAM peak lies in a lesion box.', '']
     return '\n'.join(lines)
 
 
@@ -468,8 +501,9 @@ def main(argv=None):
         generate_synthetic_cxr(data_root, **synthetic_kwargs(budget))
 
     specs = []
-    for method in budget['methods']:
-        for seed in budget['seeds']:
+    # seed-major order: an interrupted comparison has whole seeds done
+    for seed in budget['seeds']:
+        for method in budget['methods']:
             run_dir = osp.join(work_dir, method, f'seed{seed}')
             if args.force and osp.isdir(run_dir):
                 import shutil
