@@ -5,8 +5,10 @@ Runs the ``train_pipeline`` of the main pre-training job's config
 on the synthetic benchmark and times every transform, splitting
 
 - gaze: ``GazeHeatmap``; the gaze bookkeeping inside the geometric transforms
-  (``apply_view_affine``); ``PackGazeInputs`` minus mmpretrain's ``PackInputs``
-  (rendering each view's map, patch weights, gaze fields);
+  (``crop_resize_step`` and ``apply_view_step``: composing each step into the
+  view's geometry); ``PackGazeInputs`` minus mmpretrain's ``PackInputs``
+  (each view's patch weights -- and maps, if packed -- from the source fixations
+  through its geometry, and the gaze fields);
 - image: all the rest of the pipeline's time: ``LoadImageFromFile`` (read +
   decode), the crops / flips minus their gaze bookkeeping, colour / blur
   augmentations, ``GazeMultiView``'s copying of the results per view, mmpretrain's
@@ -227,14 +229,15 @@ def main():
         s = dict(timer.seconds)
         total = {name: v for (cat, name), v in s.items() if cat == 'total'}
         top_level = sum(total[type(t).__name__] for t in dataset.pipeline.transforms)
-        gaze = (total.get('GazeHeatmap', 0.0) +
-                s.get(('gaze', 'apply_view_affine'), 0.0) +
+        geometry_steps = (s.get(('gaze', 'apply_view_step'), 0.0) +
+                          s.get(('gaze', 'crop_resize_step'), 0.0))
+        gaze = (total.get('GazeHeatmap', 0.0) + geometry_steps +
                 total.get('PackGazeInputs', 0.0) - s[('image', 'PackInputs')])
         image = top_level - gaze  # everything else the pipeline does is image work
         views = timer.calls[('gaze', 'render_views')]
         render = s[('gaze', 'render_views')]
         parts = dict(GazeHeatmap=total.get('GazeHeatmap', 0.0),
-                     apply_view_affine=s.get(('gaze', 'apply_view_affine'), 0.0),
+                     geometry_steps=geometry_steps,
                      render_views=render,
                      packing=(total.get('PackGazeInputs', 0.0) -
                               s[('image', 'PackInputs')] - render))
@@ -243,10 +246,11 @@ def main():
 
     timer = Timer()
     instrument(dataset.pipeline, timer)
-    timer.wrap(geometry, 'apply_view_affine', ('gaze', 'apply_view_affine'))
+    timer.wrap(geometry, 'apply_view_step', ('gaze', 'apply_view_step'))
+    timer.wrap(geometry, 'crop_resize_step', ('gaze', 'crop_resize_step'))
     timer.wrap(PackInputs, 'transform', ('image', 'PackInputs'))
-    timer.wrap(formatting, 'render_views', ('gaze', 'render_views'),
-               count=lambda args: len(args[0]))
+    timer.wrap(formatting, 'render_source_views', ('gaze', 'render_views'),
+               count=lambda args: len(args[3]))
     num = args.num_samples
     packers = [t for t in iter_transforms(dataset.pipeline.transforms)
                if type(t).__name__ == 'PackGazeInputs']

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from gazeprior_mm.datasets.transforms.focus_crop import GazeFocusCrop
+from gazeprior_mm.datasets.transforms.geometry import view_fixations
 from gazeprior_mm.gaze.formats import mcgip
 from gazeprior_mm.gaze.neighbours import GazeNeighbours
 
@@ -97,7 +98,7 @@ def test_focus_crop_keeps_gaze_share_and_records_box():
         box = out['gaze_geometry']['crop_box']
         np.testing.assert_allclose(box, [ow, oh, ow + w, oh + h])
         assert out['img'].shape[:2] == (32, 32)
-        fix = out['gaze_fixations']
+        fix = view_fixations(out)
         assert np.all((fix > -0.5) & (fix < 31.5))  # the gaze stays in the view
     assert crop.num_fallback == 0 and crop.num_no_gaze == 0
 

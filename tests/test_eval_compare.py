@@ -118,6 +118,18 @@ def test_schedule_scaling_and_view_rescale():
         compare._rescale_views(dict(grid=7), 60, 60 / 112)
 
 
+def test_mcgip_neighbours_come_from_the_comparison_data(tmp_path):
+    """McGIP mines from the comparison's own annotations into its run folder, not
+    from the config's default data/synthetic_cxr."""
+    budget = compare.PRESETS['smoke']
+    data_root, run_dir = str(tmp_path / 'data'), str(tmp_path / 'run')
+    cfg = compare.pretrain_config('mcgip_simclr_r18', 0, budget, data_root, run_dir)
+    positives = cfg.model.gaze_positives
+    assert positives.ann_file == osp.join(data_root, 'annotations', 'train.json')
+    assert osp.dirname(positives.neighbour_file) == run_dir
+    assert cfg.train_dataloader.dataset.data_root == data_root
+
+
 def test_work_dir_must_contain_compar(tmp_path):
     with pytest.raises(ValueError, match='compar'):
         compare.main(['--preset', 'smoke', '--work-dir',

@@ -5,7 +5,8 @@ import pytest
 import torch
 from scipy.special import ndtr
 
-from gazeprior_mm.datasets.transforms.formatting import render_views
+from gazeprior_mm.datasets.transforms.formatting import (render_source_views,
+                                                      render_views)
 from gazeprior_mm.gaze import (fixation_patch_mass, fixations_to_heatmap,
                                fixations_to_patch_weights, gaze_mass_map,
                                patch_gaze_mass, patch_gaze_weights)
@@ -116,3 +117,46 @@ def test_render_views_targets_are_exact_and_independent_of_with_map():
     none = render_views(fix[:, :0], weights[:0], sigmas, (40, 40), 5, True, 0.1)
     assert none['gaze_weights'].shape == (2, 25) and not none['view_has_gaze'].any()
     assert torch.from_numpy(none['gaze_map']).shape == (2, 40, 40)
+
+
+@pytest.mark.parametrize('grid', [(5, 5), (4, 7)])
+def test_source_views_equal_moved_fixations(grid):
+    """The packer's path -- source fixations, the views' borders mapped into the
+    source -- gives the targets of the fixations moved into each view (flips and
+    zooms included) and the float64 reference."""
+    from gazeprior_mm.datasets.transforms.geometry import init_geometry
+    rng = np.random.default_rng(5)
+    fix = rng.uniform(0, 96, (40, 2)).astype(np.float32)
+    weights = rng.uniform(0.1, 1, 40).astype(np.float32)
+    weights /= weights.sum()
+    sigma = (4.0, 3.0)
+    view = (40, 56)
+    # crop 60 x 48 at (10, 20), resize to the view; the second view also flipped
+    base = init_geometry((96, 96))
+    sx, sy = view[1] / 60, view[0] / 48
+    crop = base.then(sx, sx * (0.5 - 10) - 0.5, sy, sy * (0.5 - 20) - 0.5, view)
+    flipped = crop.then(-1.0, view[1] - 1.0, 1.0, 0.0, view)
+    geometries = [crop, flipped]
+    got = render_source_views(fix, weights, sigma, geometries, grid, True, 0.05,
+                              with_map=True)
+    moved = np.stack([fix * [g.ax, g.ay] + [g.bx, g.by] for g in geometries])
+    sigmas = np.array([[sigma[0] * abs(g.ax), sigma[1] * abs(g.ay)]
+                       for g in geometries], np.float32)
+    expected = render_views(moved.astype(np.float32), weights, sigmas, view, grid,
+                            True, 0.05, with_map=True)
+    for key in ('gaze_weights', 'gaze_view_mass', 'gaze_map'):
+        np.testing.assert_allclose(got[key], expected[key], atol=2e-6, rtol=1e-4)
+    assert got['view_has_gaze'].tolist() == expected['view_has_gaze'].tolist()
+    ref = float64_patch_mass(moved[1].astype(np.float64), weights, view, grid,
+                             *sigmas[1])
+    assert got['gaze_view_mass'][1] == pytest.approx(ref.sum(), abs=1e-6)
+    # the flip mirrors the patch grid
+    np.testing.assert_allclose(got['gaze_weights'][1].reshape(grid),
+                               got['gaze_weights'][0].reshape(grid)[:, ::-1],
+                               atol=2e-6)
+    # a view resized behind the gaze's back is refused, naming the image
+    from gazeprior_mm.datasets.transforms.formatting import _view_targets
+    results = dict(gaze_fixations=fix, gaze_sigma=sigma, img_id='img-7',
+                   gaze_fixation_weights=weights, has_gaze=True)
+    with pytest.raises(ValueError, match="img-7.*without carrying the gaze"):
+        _view_targets(results, [crop], [np.zeros((20, 28, 3))], grid, 0.1, False)

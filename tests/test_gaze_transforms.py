@@ -8,6 +8,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 import gazeprior_mm  # noqa: F401  (registers the transforms)
+from gazeprior_mm.datasets.transforms.geometry import view_fixations, view_sigma
 from gazeprior_mm.registry import TRANSFORMS
 
 init_default_scope('mmpretrain')
@@ -136,8 +137,11 @@ def test_resize_scales_fixations_and_sigma():
                         dict(type='GazeViewTargets', grid=4)])
     out = pipeline(results)
     assert out['img'].shape[:2] == (20, 80)
-    np.testing.assert_allclose(out['gaze_fixations'], [[39.5, 4.5]])
-    assert out['gaze_sigma'] == (4.0, 1.0)
+    # the fixations stay in the source grid; the view sees them through the geometry
+    np.testing.assert_allclose(out['gaze_fixations'], [[19.5, 9.5]])
+    np.testing.assert_allclose(view_fixations(out), [[39.5, 4.5]])
+    assert view_sigma(out) == (4.0, 1.0)
+    assert out['gaze_geometry'].view_shape == (20, 80)
     np.testing.assert_allclose(out['gaze_geometry']['crop_box'], [0, 0, 40, 40])
     assert out['gaze_map'].shape == (20, 80) and out['view_has_gaze']
     assert out['gaze_weights'].shape == (16, )

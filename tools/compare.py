@@ -190,13 +190,26 @@ def synthetic_kwargs(budget: dict) -> dict:
                 preset=budget['gaze_preset'], seed=budget['data_seed'])
 
 
-def pretrain_config(method: str, seed: int, budget: dict, data_root: str):
-    """The method's config with the shared budget, data and seed applied."""
+def pretrain_config(method: str, seed: int, budget: dict, data_root: str,
+                    run_dir: Optional[str] = None):
+    """The method's config with the shared budget, data and seed applied.
+
+    McGIP's gaze neighbours are mined from this comparison's training annotations
+    into ``run_dir`` (one file per run: parallel runs never share a file being
+    written), never from the config's default dataset.
+    """
     from mmengine.config import Config
     path, overrides = METHODS[method]
     cfg = Config.fromfile(osp.join(REPO, path))
     cfg.merge_from_dict(overrides)
     _set_data(cfg, budget, data_root)
+    positives = cfg.model.get('gaze_positives')
+    if positives is not None:
+        positives['ann_file'] = osp.join(data_root, 'annotations', 'train.json')
+        folder = run_dir if run_dir is not None else osp.join(data_root,
+                                                              'annotations')
+        positives['neighbour_file'] = osp.join(
+            folder, osp.basename(positives['neighbour_file']))
     epochs = budget['pretrain_epochs']
     orig_epochs = cfg.train_cfg.get('max_epochs', epochs)
     cfg.param_scheduler = _scale_schedule(cfg.get('param_scheduler', []),
@@ -276,7 +289,8 @@ def run_one(spec: dict) -> dict:
     ckpt = _final_checkpoint(pre_dir, budget['pretrain_epochs'])
     if ckpt is None:
         log('pre-training')
-        cfg = pretrain_config(spec['method'], spec['seed'], budget, data_root)
+        cfg = pretrain_config(spec['method'], spec['seed'], budget, data_root,
+                              run_dir)
         cfg.dump(pre_cfg_path)
         if spec['method'] in REFERENCE_METHODS:
             log('random initialisation (no pre-training)')

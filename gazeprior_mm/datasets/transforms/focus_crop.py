@@ -8,7 +8,7 @@ import numpy as np
 from gazeprior_mm.gaze.heatmap import fixations_to_heatmap
 from gazeprior_mm.registry import TRANSFORMS
 
-from .geometry import GazeRandomResizedCrop
+from .geometry import GazeRandomResizedCrop, view_fixations, view_sigma
 
 
 @TRANSFORMS.register_module()
@@ -29,10 +29,11 @@ class GazeFocusCrop(GazeRandomResizedCrop):
     * ``num_no_gaze``: the image has no gaze (or none inside it) -> an ordinary
       random resized crop (the parent's sampler).
 
-    The image, fixations and ``gaze_geometry`` (crop box, affine) are updated
+    The image and ``gaze_geometry`` (crop box, affine) are updated
     exactly as :class:`GazeRandomResizedCrop` does; ``crop_params`` records the box
     and ``gaze_crop_mass`` its gaze share. If ``gaze_map`` is absent (``GazeHeatmap``
-    with ``render_map=False``) it is rendered from ``gaze_fixations``.
+    with ``render_map=False``) it is rendered from the fixations in the current
+    view (:func:`.geometry.view_fixations`).
 
     Args:
         scale (int | Sequence[int]): output size, as ``RandomResizedCrop``.
@@ -96,11 +97,10 @@ class GazeFocusCrop(GazeRandomResizedCrop):
         gaze_map = results.get('gaze_map')
         if gaze_map is not None and gaze_map.shape[:2] == tuple(shape):
             return gaze_map
-        fixations = results.get('gaze_fixations')
+        fixations = view_fixations(results)
         if fixations is None or len(fixations) == 0:
             return np.zeros(shape, np.float32)
-        return fixations_to_heatmap(fixations, shape,
-                                    results.get('gaze_sigma', 5.0),
+        return fixations_to_heatmap(fixations, shape, view_sigma(results),
                                     results.get('gaze_fixation_weights'))
 
     def _warn_once(self, counter: str, message: str) -> None:

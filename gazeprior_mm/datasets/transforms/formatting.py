@@ -7,7 +7,7 @@ from mmcv.transforms import BaseTransform
 from mmpretrain.datasets.transforms import PackInputs
 
 from gazeprior_mm.gaze.heatmap import (_patch_edges, gaze_mass_maps,
-                                       views_patch_mass)
+                                       source_views_patch_mass, views_patch_mass)
 from gazeprior_mm.registry import TRANSFORMS
 
 _TINY = float(np.finfo(np.float32).tiny)
@@ -20,7 +20,7 @@ VIEW_GAZE_KEYS = ('gaze_fixations', 'gaze_fixation_weights', 'gaze_sigma',
 def render_views(fixations: np.ndarray, weights: np.ndarray, sigmas: np.ndarray,
                  view_shape, grid, has_gaze: bool, min_view_mass: float,
                  with_map: bool = True) -> dict:
-    """Exact gaze targets of V views of one image, from the moved fixations.
+    """Exact gaze targets of V views of one image, from fixations in each view.
 
     The patch masses ``g`` are the exact integrals of each view's Gaussian mixture
     over its patches, computed from the fixations without any raster
@@ -54,29 +54,93 @@ def render_views(fixations: np.ndarray, weights: np.ndarray, sigmas: np.ndarray,
     grid_h, grid_w = (grid, grid) if np.isscalar(grid) else tuple(grid)
     num_views = len(fixations)
     if not has_gaze or fixations.shape[1] == 0:
-        targets = dict(
-            gaze_weights=np.zeros((num_views, grid_h * grid_w), np.float32),
-            view_has_gaze=np.zeros(num_views, bool),
-            gaze_view_mass=np.zeros(num_views, np.float32))
-        if with_map:
-            targets['gaze_map'] = np.zeros((num_views, height, width), np.float32)
-        return targets
+        return _empty_targets(num_views, (height, width), grid_h, grid_w, with_map)
     patch = views_patch_mass(fixations, sigmas, weights,
                              _patch_edges(height, width, grid_h, grid_w), grid_h,
                              grid_w).reshape(num_views, -1)
+    targets = _normalised_targets(patch, min_view_mass)
+    if with_map:
+        targets['gaze_map'] = _normalised_maps(
+            gaze_mass_maps(fixations, (height, width), sigmas, weights),
+            targets['view_has_gaze'])
+    return targets
+
+
+def _empty_targets(num_views: int, view_shape, grid_h: int, grid_w: int,
+                   with_map: bool) -> dict:
+    targets = dict(gaze_weights=np.zeros((num_views, grid_h * grid_w), np.float32),
+                   view_has_gaze=np.zeros(num_views, bool),
+                   gaze_view_mass=np.zeros(num_views, np.float32))
+    if with_map:
+        targets['gaze_map'] = np.zeros((num_views, *view_shape), np.float32)
+    return targets
+
+
+def _normalised_targets(patch: np.ndarray, min_view_mass: float) -> dict:
+    """g̃, ``view_has_gaze`` and the in-view mass from (V, P) patch masses."""
     mass = patch.sum(axis=1)
     # mass > 0 and mass >= min_view_mass, in one comparison
     keep = mass >= max(float(min_view_mass), _TINY)
     # g / max g for kept views (their peak is > 0), zeros for the others
     patch *= (keep / np.maximum(patch.max(axis=1), _TINY))[:, None]
     np.minimum(patch, np.float32(1.0), out=patch)  # >= 0 already
-    targets = dict(gaze_weights=patch, view_has_gaze=keep, gaze_view_mass=mass)
+    return dict(gaze_weights=patch, view_has_gaze=keep, gaze_view_mass=mass)
+
+
+def _normalised_maps(maps: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """(V, h, w) raster maps scaled to sum 1 where ``keep``, zeros elsewhere."""
+    map_mass = maps.sum(axis=(1, 2))
+    maps *= np.divide(1.0, map_mass, out=np.zeros_like(map_mass),
+                      where=keep & (map_mass > 0))[:, None, None]
+    return maps
+
+
+def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
+                        geometries: Sequence, grid, has_gaze: bool,
+                        min_view_mass: float, with_map: bool = True) -> dict:
+    """:func:`render_views` of V views given by their geometry, from the fixations
+    in the source grid (what the pipeline carries: geometric transforms only
+    compose ``gaze_geometry``).
+
+    Each view's patch borders are mapped into the source
+    (:func:`gazeprior_mm.gaze.heatmap.source_views_patch_mass`); the numbers equal
+    :func:`render_views` of the fixations moved into each view (with sigma scaled by
+    the view's zoom) up to float32 rounding, at the cost of a few array operations
+    per image instead of moving the fixations in every geometric step.
+
+    Args:
+        fixations (np.ndarray): float32 (K, 2) x, y in the source grid.
+        weights (np.ndarray): float32 (K,) fixation weights summing to 1.
+        sigma (tuple[float, float]): (sx, sy) in source pixels.
+        geometries (Sequence[ViewGeometry]): the V views' geometry, one view shape.
+        grid (int | tuple[int, int]): patch grid M.
+        has_gaze (bool): whether the image has gaze at all.
+        min_view_mass (float): least in-view gaze share for a view to count.
+        with_map (bool): also return the full-resolution maps.
+
+    Returns:
+        dict: as :func:`render_views`.
+    """
+    height, width = geometries[0].view_shape
+    grid_h, grid_w = (grid, grid) if np.isscalar(grid) else tuple(grid)
+    num_views = len(geometries)
+    if not has_gaze or len(fixations) == 0:
+        return _empty_targets(num_views, (height, width), grid_h, grid_w, with_map)
+    # per view (a_y, a_x, b_y, b_x): view = a * source + b, per axis
+    coef = np.array([(g.ay, g.ax, g.by, g.bx) for g in geometries])
+    borders = ((_patch_edges(height, width, grid_h, grid_w)[None] -
+                coef[:, 2:, None]) / coef[:, :2, None])  # (V, 2, E) in the source
+    patch = source_views_patch_mass(fixations, sigma, weights, borders)
+    patch = np.ascontiguousarray(patch[:, :grid_h, :grid_w]).reshape(num_views, -1)
+    targets = _normalised_targets(patch, min_view_mass)
     if with_map:
-        maps = gaze_mass_maps(fixations, (height, width), sigmas, weights)
-        map_mass = maps.sum(axis=(1, 2))
-        maps *= np.divide(1.0, map_mass, out=np.zeros_like(map_mass),
-                          where=keep & (map_mass > 0))[:, None, None]
-        targets['gaze_map'] = maps
+        scale, shift = coef[:, 1::-1], coef[:, :1:-1]  # (V, 2) x, y
+        moved = (fixations[None, :, :2] * scale[:, None] +
+                 shift[:, None]).astype(np.float32)
+        sigmas = (np.abs(scale) * np.array([sigma[0], sigma[1]])).astype(np.float32)
+        targets['gaze_map'] = _normalised_maps(
+            gaze_mass_maps(moved, (height, width), sigmas, weights),
+            targets['view_has_gaze'])
     return targets
 
 
@@ -87,31 +151,29 @@ def _check_view(results: dict) -> None:
                        f'image {results.get("img_id", results.get("img_path"))!r}')
 
 
-def _view_targets(views: list, grid, min_view_mass: float,
-                  with_map: bool = True) -> dict:
-    """:func:`render_views` of per-view results dicts (same image)."""
-    for view in views:
-        _check_view(view)
-    shapes = {v['img'].shape[:2] for v in views}
+def _view_targets(results: dict, geometries: list, imgs: list, grid,
+                  min_view_mass: float, with_map: bool) -> dict:
+    """:func:`render_source_views` of the V views of one results dict."""
+    shapes = {img.shape[:2] for img in imgs}
     if len(shapes) != 1:
         raise ValueError(f'all views must have the same size to stack their '
                          f'gaze maps, got {sorted(shapes)}')
-    return _stacked_view_targets(
-        [v['gaze_fixations'] for v in views], [v['gaze_sigma'] for v in views],
-        views[0]['gaze_fixation_weights'], shapes.pop(), grid,
-        bool(views[0].get('has_gaze', False)), min_view_mass, with_map)
-
-
-def _stacked_view_targets(fixations: list, sigmas: list, weights, view_shape, grid,
-                          has_gaze: bool, min_view_mass: float,
-                          with_map: bool) -> dict:
-    """:func:`render_views` of per-view lists of fixations and sigmas."""
-    stacked = np.stack(fixations) if len(fixations) > 1 else fixations[0][None]
-    if stacked.dtype != np.float32 or stacked.ndim != 3:
-        stacked = stacked.astype(np.float32).reshape(len(fixations), -1, 2)
-    return render_views(stacked, np.asarray(weights, np.float32),
-                        np.array(sigmas, np.float32), view_shape, grid, has_gaze,
-                        min_view_mass, with_map)
+    view_shape = shapes.pop()
+    for geometry in geometries:
+        if geometry.view_shape != view_shape:
+            raise ValueError(
+                f'image {results.get("img_id", results.get("img_path"))!r}: a view '
+                f'is {view_shape} but its gaze geometry says {geometry.view_shape}: '
+                'a transform changed the image without carrying the gaze (use the '
+                'Gaze* geometric transforms)')
+    fixations = results['gaze_fixations']
+    sigma = results['gaze_sigma']
+    weights = results['gaze_fixation_weights']
+    if isinstance(fixations, list):  # GazeMultiView: the same source gaze per view
+        fixations, sigma, weights = fixations[0], sigma[0], weights[0]
+    return render_source_views(fixations, weights, sigma, geometries, grid,
+                               bool(results.get('has_gaze', False)),
+                               min_view_mass, with_map)
 
 
 @TRANSFORMS.register_module()
@@ -133,7 +195,10 @@ class GazeViewTargets(BaseTransform):
         self.min_view_mass = min_view_mass
 
     def transform(self, results: dict) -> dict:
-        targets = _view_targets([results], self.grid, self.min_view_mass)
+        _check_view(results)
+        targets = _view_targets(results, [results['gaze_geometry']],
+                                [results['img']], self.grid, self.min_view_mass,
+                                with_map=True)
         results['gaze_map'] = targets['gaze_map'][0]
         results['gaze_weights'] = targets['gaze_weights'][0]
         results['view_has_gaze'] = bool(targets['view_has_gaze'][0])
@@ -146,8 +211,9 @@ class PackGazeInputs(PackInputs):
     """mmpretrain's ``PackInputs`` plus each view's gaze (docs/interfaces.md).
 
     Works for one view and after :class:`GazeMultiView` (then ``img`` and every key in
-    ``VIEW_GAZE_KEYS`` are lists over the V views). Each view's gaze map is rendered
-    exactly from its transformed fixations (no raster warping). Data fields added to
+    ``VIEW_GAZE_KEYS`` are lists over the V views). Each view's gaze targets are
+    computed exactly from the source fixations through the view's geometry
+    (:func:`render_source_views`; no raster warping). Data fields added to
     the ``DataSample``:
 
     - ``gaze_map`` float32 (V, h, w), sum 1 or zeros (unless ``with_map=False``)
@@ -165,7 +231,7 @@ class PackGazeInputs(PackInputs):
             to count as having gaze. Defaults to 0.1.
         with_map (bool): pack the full-resolution ``gaze_map``. Defaults to True
             (the contract). g̃, ``has_gaze`` and the masses are always computed
-            exactly from the fixations (:func:`render_views`) and are identical
+            exactly from the fixations (:func:`render_source_views`) and are identical
             either way; pipelines whose consumers only need them (all pre-training
             configs) switch the maps off, which halves the gaze cost per sample
             (benchmarks/gaze_pipeline.py).
@@ -191,55 +257,42 @@ class PackGazeInputs(PackInputs):
         self.min_view_mass = min_view_mass
         self.with_map = with_map
 
-    def _view_lists(self, results: dict):
-        """The V view images and, per key in ``VIEW_GAZE_KEYS``, the list of the
-        views' values (V = 1 without ``GazeMultiView``)."""
+    def _views(self, results: dict):
+        """The V view images and their geometries (V = 1 without
+        ``GazeMultiView``)."""
         _check_view(results)
         imgs = results[self.input_key]
         if not isinstance(imgs, list):
-            return [imgs], {key: [results[key]] for key in VIEW_GAZE_KEYS}
-        lists = {}
-        for key in VIEW_GAZE_KEYS:
-            value = results.get(key)
-            if not isinstance(value, list) or len(value) != len(imgs):
-                raise KeyError(
-                    f'{key!r} is not a per-view list of {len(imgs)}: use '
-                    'GazeMultiView (not MultiView) with GazeHeatmap before it')
-            lists[key] = value
-        if any(g is None for g in lists['gaze_geometry']):
+            return [imgs], [results['gaze_geometry']]
+        geometries = results.get('gaze_geometry')
+        if not isinstance(geometries, list) or len(geometries) != len(imgs):
+            raise KeyError(
+                f"'gaze_geometry' is not a per-view list of {len(imgs)}: use "
+                'GazeMultiView (not MultiView) with GazeHeatmap before it')
+        if any(g is None for g in geometries):
             _check_view({'img_id': results.get('img_id')})  # raises, names image
-        return imgs, lists
+        return imgs, geometries
 
     def transform(self, results: dict) -> dict:
         packed = super().transform(results)
-        imgs, views = self._view_lists(results)
-        shapes = {img.shape[:2] for img in imgs}
-        if len(shapes) != 1:
-            raise ValueError(f'all views must have the same size to stack their '
-                             f'gaze maps, got {sorted(shapes)}')
-        view_shape = shapes.pop()
-        targets = _stacked_view_targets(
-            views['gaze_fixations'], views['gaze_sigma'],
-            views['gaze_fixation_weights'][0], view_shape, self.grid,
-            bool(results.get('has_gaze', False)), self.min_view_mass,
-            self.with_map)
+        imgs, geometries = self._views(results)
+        targets = _view_targets(results, geometries, imgs, self.grid,
+                                self.min_view_mass, self.with_map)
         sample = packed['data_samples']
         for key in self.algorithm_keys:  # numpy label masks etc. as tensors
             value = sample.get(key)
             if isinstance(value, np.ndarray):
                 sample.set_field(torch.from_numpy(value), key)
-        geometry = views['gaze_geometry']
         sample.set_field(torch.from_numpy(targets['gaze_weights']), 'gaze_weights')
         sample.set_field(torch.from_numpy(targets['view_has_gaze']), 'has_gaze')
         sample.set_field(torch.from_numpy(targets['gaze_view_mass']),
                          'gaze_view_mass')
-        sample.set_field(torch.from_numpy(
-            np.array([g['crop_box'] for g in geometry], np.float32)), 'crop_box')
-        sample.set_field(torch.from_numpy(
-            np.array([g['flip'] for g in geometry], bool)), 'flip')
+        sample.set_field(torch.tensor([g.crop_box_list() for g in geometries],
+                                      dtype=torch.float32), 'crop_box')
+        sample.set_field(torch.tensor([g.ax < 0 for g in geometries]), 'flip')
         if self.with_map:
             sample.set_field(torch.from_numpy(targets['gaze_map']), 'gaze_map')
-        sample.set_field((int(view_shape[0]), int(view_shape[1])), 'view_shape',
+        sample.set_field(geometries[0].view_shape, 'view_shape',
                          field_type='metainfo')
         return packed
 

@@ -24,7 +24,8 @@ class GazeHeatmap(BaseTransform):
     are mapped from the gaze grid ``gaze['image_size'] = (H0, W0)`` to the current
     image ``img_shape = (H, W)``: ``x' = (W / W0)(x + 1/2) - 1/2`` (same for y).
     Place it right after ``LoadImageFromFile``; later geometric ``Gaze*`` transforms
-    move the result with the image.
+    compose their maps into ``gaze_geometry`` (the fixations stay in this grid; see
+    :func:`~gazeprior_mm.datasets.transforms.geometry.view_fixations`).
 
     **Required keys**: ``img`` (or ``img_shape``), ``gaze`` (dict or None),
     ``has_gaze``; ``img_id`` (for warnings).
@@ -138,8 +139,8 @@ class GazeHeatmap(BaseTransform):
             xy *= scale
             xy -= np.float32(0.5)
             sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
-        # else the cached, read-only arrays as they are: the geometric transforms
-        # always write moved fixations to new arrays
+        # else the cached, read-only arrays as they are: nothing downstream
+        # modifies fixations (geometric transforms compose gaze_geometry only)
         return xy, weights, readers, rho, dict(counts), sigma
 
     def _fused_in_gaze_grid(self, gaze: Optional[dict], image_id):

@@ -1,23 +1,26 @@
 """Gaze-aware geometric transforms.
 
 Each transform changes the image exactly like its mmpretrain / mmcv parent and
-composes the same map into ``results['gaze_geometry']`` (set up by
-:class:`GazeHeatmap`), moving ``gaze_fixations`` and scaling ``gaze_sigma`` with it.
-Gaze is never warped as a raster: the view's ``gaze_map`` is dropped here and
-re-rendered exactly from the moved fixations by the packer (or ``GazeViewTargets``).
+composes the same map into ``results['gaze_geometry']`` (a :class:`ViewGeometry`, set
+up by :class:`GazeHeatmap`). The fixations are never moved and the gaze is never
+warped as a raster: ``gaze_fixations`` / ``gaze_sigma`` stay in the grid of the
+loaded image, and the view's gaze targets are computed exactly from them through the
+composed geometry by the packer (or ``GazeViewTargets``); :func:`view_fixations` and
+:func:`view_sigma` give them in the view's pixels. A geometric step is then a few
+scalar operations per view, whatever the number of fixations.
 
 Conventions (see docs/interfaces.md):
 
-- ``gaze_geometry['affine']`` (2, 3) float64 maps *pixel-centre* coordinates of the
-  source image (pixel j's centre at x = j) to pixel-centre coordinates of the view,
-  so it applies directly to fixations.
-- ``gaze_geometry['crop_box']`` is the view's extent in the source image in *box*
+- ``gaze_geometry.affine`` (2, 3) float64 maps *pixel-centre* coordinates of the
+  source (loaded) image (pixel j's centre at x = j) to pixel-centre coordinates of
+  the view: ``x' = ax x + bx``, ``y' = ay y + by`` (axis-aligned: crops, resizes and
+  horizontal flips only).
+- ``gaze_geometry.crop_box`` is the view's extent in the source image in *box*
   coordinates, where the source spans ``[0, W] x [0, H]`` (pixel j covers
   ``[j, j + 1)``): ``x_box = x_centre + 0.5``. Always ``x0 < x1``, ``y0 < y1``;
   the mirror is in ``flip``. A view pixel at fraction ``f`` of the view width sits at
   ``x0 + f (x1 - x0)`` in the source (``x0 + (1 - f)(x1 - x0)`` when flipped).
 """
-from functools import lru_cache
 from typing import Tuple
 
 import mmcv
@@ -28,60 +31,119 @@ from mmpretrain.datasets.transforms import RandomResizedCrop
 from gazeprior_mm.registry import TRANSFORMS
 
 
-def _read_only(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
-    return array
+class ViewGeometry:
+    """Immutable axis-aligned map from the source image to a view.
 
+    ``x' = ax x + bx``, ``y' = ay y + by`` in pixel-centre coordinates; ``ax < 0``
+    is a horizontal flip. Also readable as a dict (``geometry['crop_box']``,
+    ``'affine'``, ``'flip'``, ``'src_shape'``, ``'view_shape'``), the form the
+    pipeline contract names.
 
-_IDENTITY_AFFINE = _read_only(np.array([[1., 0., 0.], [0., 1., 0.]]))
-
-
-@lru_cache(maxsize=256)
-def _full_box(height: int, width: int) -> np.ndarray:
-    return _read_only(np.array([0., 0., width, height]))
-
-
-def init_geometry(shape: Tuple[int, int]) -> dict:
-    """Identity geometry of an image of ``shape=(H, W)``.
-
-    Its arrays are shared and read-only: geometry is never updated in place
-    (:func:`apply_view_affine` writes new arrays), so no copy is needed per sample.
+    Args:
+        src_shape (tuple[int, int]): (H0, W0) of the source image.
+        view_shape (tuple[int, int]): (H', W') of the view.
+        ax, bx, ay, by (float): the map's coefficients.
     """
-    height, width = int(shape[0]), int(shape[1])
-    return dict(affine=_IDENTITY_AFFINE,
-                src_shape=(height, width),
-                flip=False,
-                crop_box=_full_box(height, width))
+    __slots__ = ('src_shape', 'view_shape', 'ax', 'bx', 'ay', 'by')
+    KEYS = ('affine', 'src_shape', 'view_shape', 'flip', 'crop_box')
+
+    def __init__(self, src_shape, view_shape, ax=1.0, bx=0.0, ay=1.0, by=0.0):
+        self.src_shape = src_shape
+        self.view_shape = view_shape
+        self.ax, self.bx, self.ay, self.by = ax, bx, ay, by
+
+    def then(self, sx: float, tx: float, sy: float, ty: float,
+             out_shape: Tuple[int, int]) -> 'ViewGeometry':
+        """This map followed by ``x'' = sx x' + tx``, ``y'' = sy y' + ty``."""
+        return ViewGeometry(self.src_shape, out_shape, sx * self.ax,
+                            sx * self.bx + tx, sy * self.ay, sy * self.by + ty)
+
+    @property
+    def flip(self) -> bool:
+        return self.ax < 0
+
+    @property
+    def affine(self) -> np.ndarray:
+        return np.array([[self.ax, 0., self.bx], [0., self.ay, self.by]])
+
+    def crop_box_list(self) -> list:
+        """``crop_box`` as a list of 4 floats (the packer's fast path)."""
+        # the view spans [-0.5, W' - 0.5] x [-0.5, H' - 0.5] in its centre coords;
+        # back in the source and shifted by +0.5 into box coordinates
+        height, width = self.view_shape
+        x_a = (-0.5 - self.bx) / self.ax + 0.5
+        x_b = (width - 0.5 - self.bx) / self.ax + 0.5
+        y_a = (-0.5 - self.by) / self.ay + 0.5
+        y_b = (height - 0.5 - self.by) / self.ay + 0.5
+        return [min(x_a, x_b), min(y_a, y_b), max(x_a, x_b), max(y_a, y_b)]
+
+    @property
+    def crop_box(self) -> np.ndarray:
+        return np.array(self.crop_box_list())
+
+    def __getitem__(self, key: str):
+        if key not in self.KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default=None):
+        return getattr(self, key) if key in self.KEYS else default
+
+    def keys(self):
+        return self.KEYS
+
+    def __contains__(self, key) -> bool:
+        return key in self.KEYS
+
+    def __deepcopy__(self, memo):
+        return self  # immutable: GazeMultiView's per-view copies may share it
+
+    def __reduce__(self):
+        return (ViewGeometry, (self.src_shape, self.view_shape, self.ax, self.bx,
+                               self.ay, self.by))
+
+    def __repr__(self) -> str:
+        return (f'ViewGeometry(src_shape={self.src_shape}, '
+                f'view_shape={self.view_shape}, ax={self.ax:.4g}, '
+                f'bx={self.bx:.4g}, ay={self.ay:.4g}, by={self.by:.4g})')
 
 
-def crop_resize_affine(box_xywh, out_shape) -> np.ndarray:
-    """Affine (centre coords) of cropping ``(x0, y0, w, h)`` pixels and resizing
-    the crop to ``out_shape=(H', W')``: ``x' = (W'/w)(x - x0 + 1/2) - 1/2``."""
-    x0, y0, w, h = (float(v) for v in box_xywh)
-    sx, sy = out_shape[1] / w, out_shape[0] / h
-    return np.array([[sx, 0., sx * (0.5 - x0) - 0.5],
-                     [0., sy, sy * (0.5 - y0) - 0.5]])
+def init_geometry(shape: Tuple[int, int]) -> ViewGeometry:
+    """Identity geometry of an image of ``shape=(H, W)``."""
+    shape = (int(shape[0]), int(shape[1]))
+    return ViewGeometry(shape, shape)
 
 
-def hflip_affine(width: int) -> np.ndarray:
-    """Affine (centre coords) of a horizontal flip: ``x' = W - 1 - x``."""
-    return np.array([[-1., 0., width - 1.], [0., 1., 0.]])
+def view_fixations(results: dict) -> np.ndarray:
+    """The fixations of ``results`` in the current view's pixel-centre coordinates,
+    float32 (K, 2) (``gaze_fixations`` itself stays in the source grid)."""
+    fix = results.get('gaze_fixations')
+    geometry = results.get('gaze_geometry')
+    if fix is None or geometry is None or len(fix) == 0:
+        return fix
+    g = geometry
+    return fix[:, :2] * np.array([g.ax, g.ay], np.float32) + \
+        np.array([g.bx, g.by], np.float32)
 
 
-def apply_view_affine(results: dict, step: np.ndarray,
-                      out_shape: Tuple[int, int]) -> dict:
-    """Compose ``step`` (2, 3) into the gaze geometry of ``results``.
+def view_sigma(results: dict) -> Tuple[float, float]:
+    """``gaze_sigma`` (sx, sy) in the current view's pixels."""
+    sig_x, sig_y = results['gaze_sigma']
+    g = results.get('gaze_geometry')
+    return (sig_x, sig_y) if g is None else (sig_x * abs(g.ax), sig_y * abs(g.ay))
 
-    Moves ``gaze_fixations``, scales ``gaze_sigma``, updates ``affine``,
-    ``crop_box`` and ``flip`` and drops the stale ``gaze_map``. A results dict without
-    ``gaze_geometry`` (no :class:`GazeHeatmap` before) is returned unchanged. The
-    maps here are axis-aligned (``x' = a x + b``, ``y' = c y + d``), so the
-    composition is done on the four scalars (cheap: this runs per view per step).
+
+def apply_view_step(results: dict, sx: float, tx: float, sy: float, ty: float,
+                    out_shape: Tuple[int, int]) -> dict:
+    """Compose the axis-aligned step ``x' = sx x + tx``, ``y' = sy y + ty`` (centre
+    coordinates) into ``results['gaze_geometry']`` and drop the stale ``gaze_map``.
+
+    A results dict without ``gaze_geometry`` (no :class:`GazeHeatmap` before) is
+    returned unchanged. Scalars only: this runs per view per geometric step.
 
     Args:
         results (dict): the pipeline results.
-        step (np.ndarray): (2, 3) axis-aligned affine of this transform in centre
-            coordinates.
+        sx, tx, sy, ty (float): the step's coefficients.
         out_shape (tuple[int, int]): (H', W') of the image after this transform.
 
     Returns:
@@ -90,38 +152,26 @@ def apply_view_affine(results: dict, step: np.ndarray,
     geometry = results.get('gaze_geometry')
     if geometry is None:
         return results
-    (sx, _, tx), (_, sy, ty) = step.tolist()
-    (ax, _, bx), (_, ay, by) = geometry['affine'].tolist()
-    ax, bx, ay, by = sx * ax, sx * bx + tx, sy * ay, sy * by + ty
-    fix = results.get('gaze_fixations')
-    if fix is not None and len(fix):
-        coef = np.array([[sx, sy], [tx, ty]], np.float32)
-        fix = fix * coef[0]  # a new array: the input may be shared and read-only
-        fix += coef[1]
-        results['gaze_fixations'] = fix
-    sigma = results.get('gaze_sigma')
-    if sigma is not None:
-        results['gaze_sigma'] = (sigma[0] * abs(sx), sigma[1] * abs(sy))
-    # the view spans [-0.5, W' - 0.5] x [-0.5, H' - 0.5] in its centre coords;
-    # back in the source and shifted by +0.5 into box coordinates
-    x_a, x_b = (-0.5 - bx) / ax + 0.5, (out_shape[1] - 0.5 - bx) / ax + 0.5
-    y_a, y_b = (-0.5 - by) / ay + 0.5, (out_shape[0] - 0.5 - by) / ay + 0.5
-    results['gaze_geometry'] = dict(
-        affine=np.array([[ax, 0., bx], [0., ay, by]]),
-        src_shape=geometry['src_shape'],
-        flip=ax < 0,
-        crop_box=np.array([min(x_a, x_b), min(y_a, y_b), max(x_a, x_b),
-                           max(y_a, y_b)]))
+    results['gaze_geometry'] = geometry.then(sx, tx, sy, ty,
+                                             (int(out_shape[0]), int(out_shape[1])))
     results.pop('gaze_map', None)
     return results
+
+
+def crop_resize_step(box_xywh, out_shape) -> Tuple[float, float, float, float]:
+    """``(sx, tx, sy, ty)`` of cropping ``(x0, y0, w, h)`` pixels and resizing the
+    crop to ``out_shape=(H', W')``: ``x' = (W'/w)(x - x0 + 1/2) - 1/2``."""
+    x0, y0, w, h = box_xywh
+    sx, sy = out_shape[1] / w, out_shape[0] / h
+    return sx, sx * (0.5 - x0) - 0.5, sy, sy * (0.5 - y0) - 0.5
 
 
 @TRANSFORMS.register_module()
 class GazeRandomResizedCrop(RandomResizedCrop):
     """mmpretrain's ``RandomResizedCrop`` that carries the gaze along.
 
-    Same arguments and random crop as the parent. Also updates ``gaze_fixations``,
-    ``gaze_sigma`` and ``gaze_geometry`` (crop box, affine) and drops ``gaze_map``.
+    Same arguments and random crop as the parent. Also composes the crop into
+    ``gaze_geometry`` (crop box, affine) and drops ``gaze_map``.
 
     **Added keys**: ``crop_params`` = (offset_h, offset_w, target_h, target_w).
     """
@@ -138,9 +188,9 @@ class GazeRandomResizedCrop(RandomResizedCrop):
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['crop_params'] = (offset_h, offset_w, target_h, target_w)
-        step = crop_resize_affine((offset_w, offset_h, target_w, target_h),
-                                  img.shape[:2])
-        return apply_view_affine(results, step, img.shape[:2])
+        step = crop_resize_step((offset_w, offset_h, target_w, target_h),
+                                img.shape[:2])
+        return apply_view_step(results, *step, img.shape[:2])
 
 
 @TRANSFORMS.register_module()
@@ -155,8 +205,8 @@ class GazeResize(Resize):
         old_shape = results['img'].shape[:2]
         results = super().transform(results)
         new_shape = results['img'].shape[:2]
-        step = crop_resize_affine((0, 0, old_shape[1], old_shape[0]), new_shape)
-        return apply_view_affine(results, step, new_shape)
+        step = crop_resize_step((0, 0, old_shape[1], old_shape[0]), new_shape)
+        return apply_view_step(results, *step, new_shape)
 
 
 @TRANSFORMS.register_module()
@@ -179,5 +229,5 @@ class GazeRandomFlip(RandomFlip):
         results = super().transform(results)
         if results.get('flip', False):
             shape = results['img'].shape[:2]
-            apply_view_affine(results, hflip_affine(shape[1]), shape)
+            apply_view_step(results, -1.0, shape[1] - 1.0, 1.0, 0.0, shape)
         return results
