@@ -186,3 +186,22 @@ def test_random_init_reference_checkpoint(tmp_path):
     assert torch.equal(states[0][key], states[1][key])  # same seed, same weights
     assert not torch.equal(states[0][key], states[2][key])
     assert any(k.startswith('backbone.layer4') for k in states[0])
+
+
+@pytest.mark.parametrize('method', sorted(compare.METHODS))
+def test_every_method_config_builds(tmp_path, method):
+    """Each compared method's config, with its overrides and the shared budget, gives
+    a model (catches an override the model does not accept)."""
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    budget = compare.PRESETS['cpu-small']
+    cfg = compare.pretrain_config(method, 0, budget, str(tmp_path / 'data'),
+                                  str(tmp_path / 'run'))
+    assert cfg.randomness.seed == 0
+    assert cfg.train_cfg.max_epochs == budget['pretrain_epochs']
+    model = MODELS.build(cfg.model)
+    if method.startswith('gazeprior'):
+        assert model.grid == 4  # 64-px views, stride 16
+        if method.endswith('image-norm'):
+            assert model.head.weight_norm == 'image'

@@ -164,3 +164,28 @@ def test_gazeprior_on_real_pipeline_batch(tmp_path):
     assert all(torch.isfinite(v) for v in losses.values())
     assert losses['loss_gwcl'] > 0
     assert np.isfinite(float(sum(losses.values()).detach()))
+
+
+def test_gwcl_weight_share_tool_accounts_every_pair():
+    """tools/analysis/gwcl_weight_share.py: the shares add up, the pair counts match
+    the batch, and a pair with a predicted (flat) map weighs more than its count."""
+    import importlib.util
+    import os.path as osp
+    path = osp.join(osp.dirname(__file__), '..', 'tools', 'analysis',
+                    'gwcl_weight_share.py')
+    spec = importlib.util.spec_from_file_location('gwcl_weight_share', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    model = _tiny_gazeprior()
+    torch.manual_seed(0)
+    batch = dict(inputs=[torch.rand(6, 3, 32, 32) * 255 for _ in range(2)],
+                 data_samples=_samples(6))
+    out = tool.weight_share(model, [batch])
+    assert out['pairs'] == 6
+    # images 0 and 3 have a view without gaze (i % 3 == 0)
+    assert out['predicted_pair_share'] == pytest.approx(2 / 6)
+    assert out['recorded_weight_share'] + out['predicted_weight_share'] == \
+        pytest.approx(1.0)
+    # GGAM's prediction at init is nearly flat: max-normalised, g~ ~ 1 everywhere
+    assert out['mean_gaze_sum_predicted'] > out['mean_gaze_sum_recorded']
+    assert out['predicted_weight_share'] > out['predicted_pair_share']

@@ -174,3 +174,44 @@ def test_correspondence_round_trip_on_overlap():
     inside = x >= 30
     assert torch.equal(ok[0, grid:2 * grid], inside)
     assert torch.equal(fwd[0, grid:2 * grid][inside], (6 - (x - 30) // 10)[inside])
+
+
+@pytest.mark.parametrize('pair_weight', ['product', 'matched'])
+def test_image_weight_norm_matches_per_image_loop(pair_weight):
+    """weight_norm='image': image n's loop loss scaled by P / (its total weight)."""
+    gen, z1, z2, g1, g2 = _inputs(2, n=3, p=5, d=4)
+    valid = torch.rand(3, 5, generator=gen) > 0.3
+    valid2 = torch.rand(3, 5, generator=gen) > 0.3
+    match = torch.randint(0, 5, (3, 5), generator=gen)
+    g1[2] = 0.0  # an image without weight contributes nothing (and no NaN)
+    got = gwcl_loss(z1, z2, g1, g2, 0.1, pair_weight, 'image', valid=valid,
+                    match=match if pair_weight == 'matched' else None,
+                    valid2=valid2, weight_norm='image')
+    want = 0.0
+    for n in range(3):
+        one = slice(n, n + 1)
+        m = match[one] if pair_weight == 'matched' else None
+        g1v = g1[n] * valid[n]
+        if pair_weight == 'product':
+            total = float(g1v.sum() * (g2[n] * valid2[n]).sum())
+        else:
+            total = float((g1v * g2[n][match[n]]).sum())
+        if total == 0:
+            continue
+        part = _loop_gwcl(z1[one], z2[one], g1[one], g2[one], 0.1, pair_weight,
+                          'image', valid=valid[one], match=m, valid2=valid2[one])
+        want += part * 5 / total / 3  # loop divides by 1 * P; the loss by N * P
+    assert got.item() == pytest.approx(want, rel=1e-10)
+    assert torch.isfinite(got)
+
+
+def test_image_weight_norm_ignores_the_scale_of_an_images_gaze():
+    _, z1, z2, g1, g2 = _inputs(3)
+    louder = g1.clone()
+    louder[0] *= 5.0  # e.g. a flat predicted map: g~ near 1 everywhere
+    for norm, same in (('image', True), ('none', False)):
+        a = gwcl_loss(z1, z2, g1, g2, weight_norm=norm)
+        b = gwcl_loss(z1, z2, louder, g2, weight_norm=norm)
+        assert torch.isclose(a, b).item() is same
+    with pytest.raises(ValueError, match='weight_norm'):
+        gwcl_loss(z1, z2, g1, g2, weight_norm='softmax')

@@ -66,12 +66,21 @@ METHODS = {
     'gazeprior_r18_uniform-weights':
     ('configs/gazeprior/gazeprior_resnet18_synthetic.py',
      {'model.head.weight_source': 'uniform'}),
+    'gazeprior_r18_image-norm':
+    ('configs/gazeprior/gazeprior_resnet18_synthetic.py',
+     {'model.head.weight_norm': 'image'}),
     # the floor every method must clear: the same frozen ResNet-18, randomly
     # initialised (seeded) and never trained (its config only gives the model)
     'random-init_r18': ('configs/simclr/simclr_resnet18_synthetic.py', {}),
 }
 #: methods without pre-training: their "checkpoint" is the seeded initialisation
 REFERENCE_METHODS = ('random-init_r18', )
+#: the cpu-small preset (under 30 min on 2 cores): the five methods, GazePrior with
+#: per-image GWCL weight normalisation, and the random-init floor; the other
+#: ablations with ``--methods``
+CPU_SMALL_METHODS = ['simclr_r18', 'mocov2_r18', 'mcgip_simclr_r18',
+                     'focuscontrast_simclr_r18', 'gazeprior_r18',
+                     'gazeprior_r18_image-norm', 'random-init_r18']
 PROBE_CONFIG = 'configs/benchmarks/resnet18_linear_synthetic.py'
 
 #: budgets. ``pretrain_epochs`` of ``floor(0.7 * num_images / batch_size)``
@@ -89,7 +98,7 @@ PRESETS = {
     # run of start-up, probe test, anomaly detection and alignment. About
     # 2-2.7 min per run, 21 runs 2 at a time: ~24 min (less on idle cores).
     'cpu-small': dict(
-        methods=list(METHODS), seeds=[0, 1, 2], num_images=600,
+        methods=CPU_SMALL_METHODS, seeds=[0, 1, 2], num_images=600,
         img_size=96, view_size=64, batch_size=32, pretrain_epochs=2,
         probe_epochs=4,
         gaze_preset='realistic', data_seed=0, num_figures=2, jobs=2),
@@ -465,8 +474,14 @@ def parse_args(argv=None):
     for key in ('num_images', 'img_size', 'view_size', 'batch_size',
                 'pretrain_epochs', 'probe_epochs'):
         parser.add_argument('--' + key.replace('_', '-'), type=int, dest=key)
+    parser.add_argument('--gaze-preset', choices=['realistic', 'strong'],
+                        dest='gaze_preset',
+                        help='synthetic gaze: realistic (as weakly on lesions as '
+                        'in real data, the default) or strong (gaze clearly on '
+                        'the findings: a ceiling for what gaze can add)')
     parser.add_argument('--data-root',
-                        help='synthetic data (default WORK_DIR/data_<size>); '
+                        help='synthetic data (default '
+                        'WORK_DIR/data_n<images>_s<size>_<gaze preset>); '
                         'generated on first use')
     parser.add_argument('--force', action='store_true',
                         help='redo every stage even if its outputs exist')
@@ -477,7 +492,8 @@ def parse_args(argv=None):
 def make_budget(args) -> dict:
     budget = copy.deepcopy(PRESETS[args.preset])
     for key in ('methods', 'seeds', 'jobs', 'num_images', 'img_size',
-                'view_size', 'batch_size', 'pretrain_epochs', 'probe_epochs'):
+                'view_size', 'batch_size', 'pretrain_epochs', 'probe_epochs',
+                'gaze_preset'):
         if getattr(args, key, None) is not None:
             budget[key] = getattr(args, key)
     budget['preset'] = args.preset
@@ -508,7 +524,8 @@ def main(argv=None):
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
     data_root = osp.abspath(args.data_root or osp.join(
-        work_dir, f'data_n{budget["num_images"]}_s{budget["img_size"]}'))
+        work_dir, f'data_n{budget["num_images"]}_s{budget["img_size"]}_'
+        f'{budget["gaze_preset"]}'))
     if not osp.exists(osp.join(data_root, 'annotations', 'test.json')):
         from gazeprior_mm.datasets.synthetic import generate_synthetic_cxr
         print(f'[compare] generating the synthetic data into {data_root}')

@@ -6,7 +6,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from gazeprior_mm.registry import MODELS
-from ..losses.gwcl import gwcl_loss
+from ..losses.gwcl import WEIGHT_NORMS, gwcl_loss
 
 WEIGHT_SOURCES = ('gaze', 'uniform')
 
@@ -29,6 +29,8 @@ class GWCLHead(BaseModule):
         pair_weight (str): ``'product'`` (seed) or ``'matched'``.
         negatives (str): ``'image'`` or ``'batch'``.
         proj_reg (float): λ. Defaults to 1e-4.
+        weight_norm (str): ``'none'`` (the seed's weights) or ``'image'`` (each
+            image's weights rescaled to sum P, see :func:`gwcl_loss`).
         weight_source (str): ``'gaze'``, or ``'uniform'`` for the ablation with
             :math:`w_{ij'} = 1/P` (``'product'``; :math:`\tilde g = 1/\sqrt P`) and
             :math:`w_{ii'} = 1/P` (``'matched'``).
@@ -44,11 +46,15 @@ class GWCLHead(BaseModule):
                  negatives: str = 'image',
                  proj_reg: float = 1e-4,
                  weight_source: str = 'gaze',
+                 weight_norm: str = 'none',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if weight_source not in WEIGHT_SOURCES:
             raise ValueError(f'weight_source must be one of {WEIGHT_SOURCES}, '
                              f'got {weight_source!r}')
+        if weight_norm not in WEIGHT_NORMS:
+            raise ValueError(f'weight_norm must be one of {WEIGHT_NORMS}, '
+                             f'got {weight_norm!r}')
         self.projector = nn.Sequential(
             nn.Linear(in_channels, hid_channels), nn.ReLU(inplace=True),
             nn.Linear(hid_channels, out_channels))
@@ -57,6 +63,7 @@ class GWCLHead(BaseModule):
         self.negatives = negatives
         self.proj_reg = proj_reg
         self.weight_source = weight_source
+        self.weight_norm = weight_norm
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, P, D_in) patch features -> (N, P, D) patch embeddings."""
@@ -90,7 +97,7 @@ class GWCLHead(BaseModule):
         loss = gwcl_loss(z1, z2, g1, g2, temperature=self.temperature,
                          pair_weight=self.pair_weight, negatives=self.negatives,
                          valid=valid, match=match, valid2=valid2,
-                         z2_negatives=z2_negatives)
+                         z2_negatives=z2_negatives, weight_norm=self.weight_norm)
         weights = [m.weight for m in self.projector if isinstance(m, nn.Linear)]
         reg = self.proj_reg * sum(w.pow(2).sum() for w in weights)
         return dict(loss_gwcl=loss, loss_reg=reg)

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 PAIR_WEIGHTS = ('product', 'matched')
 NEGATIVES = ('image', 'batch')
+WEIGHT_NORMS = ('none', 'image')
 
 
 def gwcl_loss(z1: torch.Tensor,
@@ -19,7 +20,8 @@ def gwcl_loss(z1: torch.Tensor,
               *,
               match: Optional[torch.Tensor] = None,
               valid2: Optional[torch.Tensor] = None,
-              z2_negatives: Optional[torch.Tensor] = None) -> torch.Tensor:
+              z2_negatives: Optional[torch.Tensor] = None,
+              weight_norm: str = 'none') -> torch.Tensor:
     r"""Gaze-weighted contrastive loss (DESIGN §4).
 
     With :math:`s_{ij'} = \cos(z_i, z_{j'}) / \tau` between patch :math:`i` of view 1
@@ -65,6 +67,15 @@ def gwcl_loss(z1: torch.Tensor,
             ``negatives='batch'`` whose first N rows are ``z2`` and whose other rows
             are further images (e.g. gathered from other ranks, with gradients).
             Defaults to ``z2`` (the local batch).
+        weight_norm (str): ``'none'`` (the seed's weights) or ``'image'``: each
+            image's weights are rescaled to sum to P,
+            :math:`w_{n,ij'} \leftarrow P\, w_{n,ij'} / \sum_{i,j'} w_{n,ij'}`
+            (images whose weights are all 0 stay 0), so every image contributes a
+            gaze-weighted *mean* of :math:`-\log p` and the loss no longer scales
+            with how much of its g̃ is near 1. Max-normalised g̃ of a flat map
+            (GGAM's prediction for views without gaze, early in training) is near 1
+            everywhere, so without it such images can carry most of the loss
+            (``tools/analysis/gwcl_weight_share.py``).
 
     Returns:
         Tensor: scalar loss.
@@ -74,6 +85,9 @@ def gwcl_loss(z1: torch.Tensor,
                          f'got {pair_weight!r}')
     if negatives not in NEGATIVES:
         raise ValueError(f'negatives must be one of {NEGATIVES}, got {negatives!r}')
+    if weight_norm not in WEIGHT_NORMS:
+        raise ValueError(f'weight_norm must be one of {WEIGHT_NORMS}, '
+                         f'got {weight_norm!r}')
     num_images, num_patches, _ = z1.shape
     z1 = F.normalize(z1, dim=-1)
     if negatives == 'image':
@@ -95,11 +109,15 @@ def gwcl_loss(z1: torch.Tensor,
     if pair_weight == 'product':
         if valid2 is not None:
             g2 = g2 * valid2
-        weight = g1[:, :, None] * g2[:, None, :]
-        loss = -(weight * log_prob).sum()
-    elif match is None:
-        loss = -(g1 * g2 * log_prob.diagonal(dim1=1, dim2=2)).sum()
-    else:
-        matched = log_prob.gather(2, match[..., None]).squeeze(-1)
-        loss = -(g1 * g2.gather(1, match) * matched).sum()
+        weight = g1[:, :, None] * g2[:, None, :]  # (N, P, P)
+    elif match is None:  # 'matched', one positive per anchor: j' = i
+        log_prob = log_prob.diagonal(dim1=1, dim2=2)  # (N, P)
+        weight = g1 * g2
+    else:  # 'matched', j' = m(i)
+        log_prob = log_prob.gather(2, match[..., None]).squeeze(-1)
+        weight = g1 * g2.gather(1, match)
+    if weight_norm == 'image':
+        total = weight.flatten(1).sum(1).view(-1, *[1] * (weight.dim() - 1))
+        weight = weight * (num_patches / total.clamp_min(1e-12))
+    loss = -(weight * log_prob).sum()
     return loss / (num_images * num_patches)
