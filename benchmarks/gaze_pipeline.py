@@ -30,15 +30,19 @@ and without full-resolution maps, a breakdown of the gaze time
 (``gaze_ms_per_sample_by_part``) and isolated timings follow.
 
 What dominates the gaze part: each view's exact patch masses need the normal CDF
-at K (2 M + 2) points (K = all readers' fixations, ~125; M = 14), one vectorised
-float32 ``erf`` and a few passes over that (2, V, M + 1, K) array; the rest is
-per-call Python/numpy overhead of a few dozen small operations per sample (moving
-fixations in each geometric step, packing fields as tensors). A full-resolution
-map is an (h x K) x (K x w) product per view on top. The image part of a 128-px
-synthetic sample is only ~2 ms; with real radiographs (large JPEG/PNG decodes) the
-ratio is far smaller (try ``--fallback-img-size``). Times are per-thread CPU time;
-on a machine shared with other jobs the many small gaze operations suffer more
-from cold caches than the image work, so the ratio reads higher there.
+at K (2 M + 2) points (K = all readers' fixations, ~130; M = 14), one vectorised
+float32 ``erf`` and a few passes over that (V, 2, M + 1, K) array (~60 % of the gaze
+time), then the per-call Python/numpy overhead of packing the fields as tensors;
+the geometric steps only compose a few scalars. A full-resolution map is an
+(h x K) x (K x w) product per view on top. Measured: 0.13 at 128 px, where the whole
+image part is ~3-4 ms (a 128-px PNG decodes in 0.35 ms); 0.075 with 512-px images
+(``--fallback-img-size 512``); real radiographs (MIMIC-CXR-JPG, ~2.5k x 3k JPEG) decode
+in tens of ms, so there the ratio is ~0.01. Computing the targets per batch in the
+collate (one set of array operations for 32 samples) was tried and was slower: the
+(B, V, 2, M + 1, K_max) arrays leave the cache and K is padded to the batch maximum.
+Times are per-thread CPU time; on a machine shared with other jobs the many small
+gaze operations suffer more from cold caches than the image work, so the ratio
+reads higher there.
 
 Usage: ``python benchmarks/gaze_pipeline.py [--num-samples 200] [--data-root DIR]``
 """

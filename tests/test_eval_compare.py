@@ -167,6 +167,19 @@ def test_smoke_preset_end_to_end(tmp_path):
     assert os.path.getmtime(run / 'metrics.json') == stamp
     assert again['methods']['gazeprior_r18']['emd'] == \
         results['methods']['gazeprior_r18']['emd']
+    # a metrics file of an older version (a metric missing) reruns only the
+    # missing stage
+    metrics = json.loads((run / 'metrics.json').read_text())
+    del metrics['logistic_auc_macro']
+    (run / 'metrics.json').write_text(json.dumps(metrics))
+    os.remove(run / 'logistic_probe.json')
+    probe_stamp = os.path.getmtime(run / 'probe_metrics.json')
+    third = compare.main(['--preset', 'smoke', '--work-dir', str(work),
+                          '--num-images', '100'])
+    assert os.path.getmtime(run / 'probe_metrics.json') == probe_stamp
+    assert (run / 'logistic_probe.json').exists()
+    assert third['methods']['gazeprior_r18']['logistic_auc_macro'] == \
+        results['methods']['gazeprior_r18']['logistic_auc_macro']
 
 
 def test_random_init_reference_checkpoint(tmp_path):

@@ -176,16 +176,26 @@ def test_gwcl_weight_share_tool_accounts_every_pair():
     spec = importlib.util.spec_from_file_location('gwcl_weight_share', path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    model = _tiny_gazeprior()
     torch.manual_seed(0)
+    model = _tiny_gazeprior()
+    # a flat prediction (constant logits): max-normalised g~ = 1 on every patch
+    predictor = model.neck.gaze_predictor[-1]
+    torch.nn.init.zeros_(predictor.weight)
+    torch.nn.init.zeros_(predictor.bias)
+    samples = _samples(6)
+    for sample in samples:  # focused recorded gaze: one patch at 1, the rest 0.05
+        focused = torch.full_like(sample.gaze_weights, 0.05)
+        focused[:, 5] = 1.0
+        sample.gaze_weights = focused * sample.has_gaze[:, None]
     batch = dict(inputs=[torch.rand(6, 3, 32, 32) * 255 for _ in range(2)],
-                 data_samples=_samples(6))
+                 data_samples=samples)
     out = tool.weight_share(model, [batch])
-    assert out['pairs'] == 6
+    assert out['pairs'] == 6 and out['num_patches'] == 16
     # images 0 and 3 have a view without gaze (i % 3 == 0)
     assert out['predicted_pair_share'] == pytest.approx(2 / 6)
     assert out['recorded_weight_share'] + out['predicted_weight_share'] == \
         pytest.approx(1.0)
-    # GGAM's prediction at init is nearly flat: max-normalised, g~ ~ 1 everywhere
-    assert out['mean_gaze_sum_predicted'] > out['mean_gaze_sum_recorded']
-    assert out['predicted_weight_share'] > out['predicted_pair_share']
+    assert out['mean_gaze_sum_predicted'] == pytest.approx(16.0)
+    assert out['mean_gaze_sum_recorded'] == pytest.approx(1.0 + 15 * 0.05)
+    # a flat view weighs ~9x a focused one: 2 of 6 pairs carry most of the weight
+    assert out['predicted_weight_share'] > 0.5 > out['predicted_pair_share']

@@ -19,6 +19,7 @@ from gazeprior_mm.registry import MODELS
 from .anomaly import anomaly_auc
 from .attention import model_saliency
 from .embeddings import extract_embeddings, pooled_embedding
+from .logistic_probe import logistic_probe_auc
 from .metrics.gaze_alignment import GazeAlignmentMetric
 
 #: single-view evaluation data (GazeCXRDataset + PackGazeInputs with V = 1)
@@ -129,6 +130,24 @@ def build_eval_dataloader(data_cfg: Config, split: str,
         eval_dataloader_cfg(data_cfg, split, data_root, batch_size))
 
 
+def frozen_backbone_and_data(config: str, checkpoint: str, data_config: str,
+                             data_root: Optional[str] = None):
+    """What the frozen-embedding tools need from a pre-training run.
+
+    Returns:
+        tuple: the frozen backbone of ``config`` with ``checkpoint``'s weights, its
+        classifier data preprocessor, and the train / test loaders of
+        ``data_config`` (single view, its test pipeline).
+    """
+    cfg = Config.fromfile(config)
+    data_cfg = Config.fromfile(data_config)
+    backbone = build_frozen_backbone(probe_backbone_cfg(cfg), checkpoint)
+    preprocessor = MODELS.build(probe_preprocessor_cfg(cfg))
+    return (backbone, preprocessor,
+            build_eval_dataloader(data_cfg, 'train', data_root),
+            build_eval_dataloader(data_cfg, 'test', data_root))
+
+
 def is_abnormal(gt_score: np.ndarray, classes) -> np.ndarray:
     """(N,) bool: any positive finding other than ``No Finding``."""
     classes = list(classes)
@@ -148,6 +167,19 @@ def run_anomaly(backbone: torch.nn.Module, preprocessor: torch.nn.Module,
     out = anomaly_auc(train['embeddings'][normal], test['embeddings'],
                       is_abnormal(test['gt_score'], classes), method=method)
     out['num_train_normal'] = float(normal.sum())
+    return out
+
+
+def run_logistic_probe(backbone: torch.nn.Module, preprocessor: torch.nn.Module,
+                       train_loader, test_loader) -> Dict:
+    """Converged per-class logistic regression on frozen embeddings
+    (:func:`~gazeprior_mm.evaluation.logistic_probe.logistic_probe_auc`)."""
+    train = extract_embeddings(backbone, preprocessor, train_loader)
+    test = extract_embeddings(backbone, preprocessor, test_loader)
+    out = logistic_probe_auc(train['embeddings'], train['gt_score'],
+                             test['embeddings'], test['gt_score'],
+                             train_loader.dataset.metainfo['classes'])
+    out['num_train'] = float(len(train['embeddings']))
     return out
 
 

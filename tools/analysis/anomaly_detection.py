@@ -15,14 +15,8 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import Config
-
 from gazeprior_mm.evaluation.runs import (DEFAULT_DATA_CONFIG,
-                                          build_eval_dataloader,
-                                          build_frozen_backbone,
-                                          probe_backbone_cfg,
-                                          probe_preprocessor_cfg, run_anomaly)
-from gazeprior_mm.registry import MODELS
+                                          frozen_backbone_and_data, run_anomaly)
 
 
 def parse_args(argv=None):
@@ -40,14 +34,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     import gazeprior_mm  # noqa: F401  (registers everything)
-    cfg = Config.fromfile(args.config)
-    data_cfg = Config.fromfile(args.data_config)
-    backbone = build_frozen_backbone(probe_backbone_cfg(cfg), args.checkpoint)
-    preprocessor = MODELS.build(probe_preprocessor_cfg(cfg))
-    result = run_anomaly(
-        backbone, preprocessor,
-        build_eval_dataloader(data_cfg, 'train', args.data_root),
-        build_eval_dataloader(data_cfg, 'test', args.data_root), args.method)
+    result = run_anomaly(*frozen_backbone_and_data(
+        args.config, args.checkpoint, args.data_config, args.data_root),
+        args.method)
     result['method'] = args.method
     print(json.dumps(result))
     if args.out:

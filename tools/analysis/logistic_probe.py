@@ -1,0 +1,50 @@
+"""Converged linear probe of a pre-trained backbone on frozen embeddings.
+
+Per class, an L2 logistic regression fitted to convergence (scikit-learn, L-BFGS) on
+the standardised pooled embeddings of the training split; AUC-ROC on the test split,
+macro over the classes with both labels in both splits
+(:mod:`gazeprior_mm.evaluation.logistic_probe`). The score depends on the features
+only, not on a probe training budget.
+
+Example::
+
+    python tools/analysis/logistic_probe.py \
+        configs/gazeprior/gazeprior_vit-tiny-p8_synthetic.py \
+        work_dirs/gazeprior/epoch_2.pth --out work_dirs/gazeprior/logistic.json
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+from gazeprior_mm.evaluation.runs import (DEFAULT_DATA_CONFIG,
+                                          frozen_backbone_and_data,
+                                          run_logistic_probe)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='the pre-training config')
+    parser.add_argument('checkpoint', help='its checkpoint (backbone.* keys)')
+    parser.add_argument('--data-config', default=DEFAULT_DATA_CONFIG,
+                        help='config with single-view train/test dataloaders')
+    parser.add_argument('--data-root', help='override the datasets\' data_root')
+    parser.add_argument('--out', help='write the result JSON here')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import gazeprior_mm  # noqa: F401  (registers everything)
+    result = run_logistic_probe(*frozen_backbone_and_data(
+        args.config, args.checkpoint, args.data_config, args.data_root))
+    print(json.dumps(result))
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(result, f, indent=2)
+    return result
+
+
+if __name__ == '__main__':
+    main()
