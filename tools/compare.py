@@ -330,20 +330,16 @@ def run_one(spec: dict) -> dict:
             probe_cfg_path, probe_ckpt, '--work-dir',
             osp.join(probe_dir, 'test'), '--out', probe_json,
             '--out-item', 'metrics'])
-    # 2b. converged logistic probe on the frozen embeddings (no training budget)
-    logistic_json = osp.join(run_dir, 'logistic_probe.json')
-    if not osp.exists(logistic_json):
-        log('logistic probe')
-        _load_tool('analysis/logistic_probe').main([
-            pre_cfg_path, ckpt, '--data-config', probe_cfg_path,
-            '--data-root', data_root, '--out', logistic_json])
-    # 3. anomaly detection (single-view data of the probe config)
-    anomaly_json = osp.join(run_dir, 'anomaly.json')
-    if not osp.exists(anomaly_json):
-        log('anomaly detection')
-        _load_tool('analysis/anomaly_detection').main([
-            pre_cfg_path, ckpt, '--data-config', probe_cfg_path,
-            '--data-root', data_root, '--out', anomaly_json])
+    # 2b. converged logistic probe and 3. anomaly detection, on the frozen
+    # embeddings of the probe config's single-view data
+    for tool, out_name in (('logistic_probe', 'logistic_probe.json'),
+                           ('anomaly_detection', 'anomaly.json')):
+        out_json = osp.join(run_dir, out_name)
+        if not osp.exists(out_json):
+            log(tool.replace('_', ' '))
+            _load_tool(f'analysis/{tool}').main([
+                pre_cfg_path, ckpt, '--data-config', probe_cfg_path,
+                '--data-root', data_root, '--out', out_json])
     # 4. gaze alignment (+ figures)
     align_dir = osp.join(run_dir, 'alignment')
     align_json = osp.join(align_dir, 'alignment.json')

@@ -6,6 +6,8 @@ frozen probe backbone loaded from its checkpoint, build single-view evaluation
 dataloaders on the same data, and run one evaluation. They live here once.
 """
 import copy
+import json
+import os
 import os.path as osp
 from typing import Dict, Optional
 
@@ -146,6 +148,26 @@ def frozen_backbone_and_data(config: str, checkpoint: str, data_config: str,
     return (backbone, preprocessor,
             build_eval_dataloader(data_cfg, 'train', data_root),
             build_eval_dataloader(data_cfg, 'test', data_root))
+
+
+def add_frozen_eval_args(parser) -> None:
+    """The arguments every frozen-backbone tool takes: the pre-training config,
+    its checkpoint, the single-view data config and a data-root override."""
+    parser.add_argument('config', help='the pre-training config')
+    parser.add_argument('checkpoint', help='its checkpoint (backbone.* keys)')
+    parser.add_argument('--data-config', default=DEFAULT_DATA_CONFIG,
+                        help='config with single-view train/test dataloaders')
+    parser.add_argument('--data-root', help='override the datasets\' data_root')
+
+
+def report(result: dict, out: Optional[str] = None) -> dict:
+    """Print ``result`` as one JSON line and write it to ``out`` (if given)."""
+    print(json.dumps(result))
+    if out:
+        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        with open(out, 'w') as f:
+            json.dump(result, f, indent=2)
+    return result
 
 
 def is_abnormal(gt_score: np.ndarray, classes) -> np.ndarray:

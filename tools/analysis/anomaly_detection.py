@@ -11,21 +11,15 @@ Example::
         work_dirs/gazeprior/epoch_10.pth --out work_dirs/gazeprior/anomaly.json
 """
 import argparse
-import json
-import os
-import os.path as osp
 
-from gazeprior_mm.evaluation.runs import (DEFAULT_DATA_CONFIG,
-                                          frozen_backbone_and_data, run_anomaly)
+from gazeprior_mm.evaluation.runs import (add_frozen_eval_args,
+                                          frozen_backbone_and_data, report,
+                                          run_anomaly)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='the pre-training config')
-    parser.add_argument('checkpoint', help='its checkpoint (backbone.* keys)')
-    parser.add_argument('--data-config', default=DEFAULT_DATA_CONFIG,
-                        help='config with single-view train/test dataloaders')
-    parser.add_argument('--data-root', help='override the datasets\' data_root')
+    add_frozen_eval_args(parser)
     parser.add_argument('--method', choices=['ocsvm', 'gmm'], default='ocsvm')
     parser.add_argument('--out', help='write the result JSON here')
     return parser.parse_args(argv)
@@ -38,12 +32,7 @@ def main(argv=None):
         args.config, args.checkpoint, args.data_config, args.data_root),
         args.method)
     result['method'] = args.method
-    print(json.dumps(result))
-    if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
-    return result
+    return report(result, args.out)
 
 
 if __name__ == '__main__':

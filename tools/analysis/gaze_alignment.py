@@ -19,7 +19,7 @@ import os.path as osp
 
 from mmengine.config import Config
 
-from gazeprior_mm.evaluation.runs import (DEFAULT_DATA_CONFIG,
+from gazeprior_mm.evaluation.runs import (add_frozen_eval_args,
                                           build_eval_dataloader,
                                           build_frozen_backbone,
                                           probe_backbone_cfg,
@@ -30,8 +30,7 @@ from gazeprior_mm.registry import MODELS
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='the pre-training config')
-    parser.add_argument('checkpoint', help='its checkpoint (backbone.* keys)')
+    add_frozen_eval_args(parser)
     parser.add_argument('--out-dir', required=True,
                         help='where alignment.json and the figures go')
     parser.add_argument('--num-images', type=int, default=8,
@@ -43,8 +42,6 @@ def parse_args(argv=None):
     parser.add_argument('--emd-grid', type=int, default=8)
     parser.add_argument('--split', default='test',
                         choices=['train', 'val', 'test'])
-    parser.add_argument('--data-config', default=DEFAULT_DATA_CONFIG)
-    parser.add_argument('--data-root', help='override the datasets\' data_root')
     return parser.parse_args(argv)
 
 
