@@ -34,7 +34,7 @@ at K (2 M + 2) points (K = all readers' fixations, ~130; M = 14), one vectorised
 float32 ``erf`` and a few passes over that (V, 2, M + 1, K) array (~60 % of the gaze
 time), then the per-call Python/numpy overhead of packing the fields as tensors;
 the geometric steps only compose a few scalars. A full-resolution map is an
-(h x K) x (K x w) product per view on top. Measured: 0.13 at 128 px, where the whole
+(h x K) x (K x w) product per view on top. Measured: 0.12 at 128 px, where the whole
 image part is ~3-4 ms (a 128-px PNG decodes in 0.35 ms); 0.075 with 512-px images
 (``--fallback-img-size 512``); real radiographs (MIMIC-CXR-JPG, ~2.5k x 3k JPEG) decode
 in tens of ms, so there the ratio is ~0.01. Computing the targets per batch in the
