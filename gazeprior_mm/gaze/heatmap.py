@@ -412,8 +412,8 @@ def _patch_edges(height: int, width: int, grid_h: int, grid_w: int) -> np.ndarra
 def views_patch_mass(fixations: np.ndarray, sigmas: np.ndarray,
                      weights: np.ndarray, edges: np.ndarray, grid_h: int,
                      grid_w: int) -> np.ndarray:
-    """The computation of :func:`fixation_patch_mass` on checked inputs (the
-    per-sample hot path of the packer: no validation, few numpy calls).
+    """The computation of :func:`fixation_patch_mass` on checked inputs (no
+    validation; fixations and sigmas already in each view's pixels).
 
     Args:
         fixations (np.ndarray): float32 (V, K, >=2) x, y, K > 0.
@@ -427,19 +427,36 @@ def views_patch_mass(fixations: np.ndarray, sigmas: np.ndarray,
     Returns:
         np.ndarray: float32 (V, M_h, M_w).
     """
-    # u = (e - x) / (sigma sqrt 2) = e * inv - x * inv in the layout
-    # (axis: y, x; view; edge; fixation), the long K axis innermost and contiguous
-    inv = _SQRT_HALF / np.maximum(sigmas, _MIN_SIGMA)
-    inv = inv.T[::-1, :, None, None]  # (2, V, 1, 1)
-    u = np.subtract(edges[:, None, :, None] * inv,
-                    fixations[..., 1::-1].transpose(2, 0, 1)[:, :, None, :] * inv)
+    # u = (e - x) / (sigma sqrt 2) = e * inv - x * inv, layout (view, axis: y, x;
+    # edge; fixation), the long K axis innermost and contiguous
+    inv = (_SQRT_HALF / np.maximum(sigmas, _MIN_SIGMA))[:, ::-1, None, None]
+    u = np.subtract(edges[None, :, :, None] * inv,
+                    fixations[..., 1::-1].transpose(0, 2, 1)[:, :, None, :] * inv)
+    return _patch_mass_from_standardised(u, weights)[:, :grid_h, :grid_w]
+
+
+def _patch_mass_from_standardised(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The shared kernel of :func:`views_patch_mass` and
+    :func:`source_views_patch_mass`: patch masses from the standardised borders.
+
+    ``u[v, a, e, k] = (e - x_k) / (s sqrt 2)`` along axis a (0: y, 1: x), so
+    ``E = |erf(u_{e+1}) - erf(u_e)| / 2`` per axis and ``g = (w E^y)^T E^x``
+    (the absolute value makes the order of the borders, e.g. a flip, irrelevant).
+
+    Args:
+        u (np.ndarray): float32 (V, 2, E, K), overwritten.
+        weights (np.ndarray): float32 (K,).
+
+    Returns:
+        np.ndarray: float32 (V, E - 1, E - 1).
+    """
     # erf(u) = 2 Phi(z) - 1 (the -1 cancels in the differences); torch's vectorised
     # float32 erf, in place on the same memory, is ~4x scipy's
     torch.from_numpy(u).erf_()
-    per_axis = np.subtract(u[:, :, 1:], u[:, :, :-1])  # (2, V, E - 1, K) = 2 E^T
-    mass_y = per_axis[0, :, :grid_h]
+    per_axis = np.abs(np.subtract(u[:, :, 1:], u[:, :, :-1]))  # 2 E^T
+    mass_y = per_axis[:, 0]
     mass_y *= weights * np.float32(0.25)
-    return np.matmul(mass_y, per_axis[1, :, :grid_w].transpose(0, 2, 1))
+    return np.matmul(mass_y, per_axis[:, 1].transpose(0, 2, 1))
 
 
 def source_views_patch_mass(fixations: np.ndarray, sigma, weights: np.ndarray,
@@ -478,13 +495,7 @@ def source_views_patch_mass(fixations: np.ndarray, sigma, weights: np.ndarray,
     scaled = fixations[:, 1::-1].T * inv[:, None]  # (2, K) y, x
     u = np.subtract((borders * inv[:, None]).astype(np.float32)[..., None],
                     scaled[None, :, None, :])  # (V, 2, E, K)
-    # erf(u) = 2 Phi(z) - 1 (the -1 cancels in the differences); torch's vectorised
-    # float32 erf, in place on the same memory, is ~4x scipy's
-    torch.from_numpy(u).erf_()
-    per_axis = np.abs(np.subtract(u[:, :, 1:], u[:, :, :-1]))  # 2 E^T
-    mass_y = per_axis[:, 0]
-    mass_y *= weights * np.float32(0.25)
-    return np.matmul(mass_y, per_axis[:, 1].transpose(0, 2, 1))
+    return _patch_mass_from_standardised(u, weights)
 
 
 def fixation_patch_mass(fixations: np.ndarray, size: Sequence[int],

@@ -136,10 +136,8 @@ def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
     patch = patch.reshape(num_views, -1)
     targets = _normalised_targets(patch, min_view_mass)
     if with_map:
-        scale, shift = coef[:, 1::-1], coef[:, :1:-1]  # (V, 2) x, y
-        moved = (fixations[None, :, :2] * scale[:, None] +
-                 shift[:, None]).astype(np.float32)
-        sigmas = (np.abs(scale) * np.array([sigma[0], sigma[1]])).astype(np.float32)
+        moved = np.stack([g.to_view(fixations) for g in geometries])
+        sigmas = np.array([g.view_sigma(sigma) for g in geometries], np.float32)
         targets['gaze_map'] = _normalised_maps(
             gaze_mass_maps(moved, (height, width), sigmas, weights),
             targets['view_has_gaze'])
@@ -292,7 +290,7 @@ class PackGazeInputs(PackInputs):
         # np.array + from_numpy: several times cheaper than torch.tensor(list)
         sample.set_field(torch.from_numpy(np.array(
             [g.crop_box_list() for g in geometries], np.float32)), 'crop_box')
-        sample.set_field(torch.from_numpy(np.array([g.ax < 0 for g in geometries])),
+        sample.set_field(torch.from_numpy(np.array([g.flip for g in geometries])),
                          'flip')
         if self.with_map:
             sample.set_field(torch.from_numpy(targets['gaze_map']), 'gaze_map')

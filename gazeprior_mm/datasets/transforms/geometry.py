@@ -58,6 +58,16 @@ class ViewGeometry:
         return ViewGeometry(self.src_shape, out_shape, sx * self.ax,
                             sx * self.bx + tx, sy * self.ay, sy * self.by + ty)
 
+    def to_view(self, points: np.ndarray) -> np.ndarray:
+        """(K, >=2) source x, y -> float32 (K, 2) in the view's pixel-centre
+        coordinates."""
+        return points[:, :2] * np.array([self.ax, self.ay], np.float32) + \
+            np.array([self.bx, self.by], np.float32)
+
+    def view_sigma(self, sigma) -> Tuple[float, float]:
+        """A Gaussian std (sx, sy) of the source in the view's pixels."""
+        return sigma[0] * abs(self.ax), sigma[1] * abs(self.ay)
+
     @property
     def flip(self) -> bool:
         return self.ax < 0
@@ -121,16 +131,14 @@ def view_fixations(results: dict) -> np.ndarray:
     geometry = results.get('gaze_geometry')
     if fix is None or geometry is None or len(fix) == 0:
         return fix
-    g = geometry
-    return fix[:, :2] * np.array([g.ax, g.ay], np.float32) + \
-        np.array([g.bx, g.by], np.float32)
+    return geometry.to_view(fix)
 
 
 def view_sigma(results: dict) -> Tuple[float, float]:
     """``gaze_sigma`` (sx, sy) in the current view's pixels."""
-    sig_x, sig_y = results['gaze_sigma']
-    g = results.get('gaze_geometry')
-    return (sig_x, sig_y) if g is None else (sig_x * abs(g.ax), sig_y * abs(g.ay))
+    sigma = tuple(results['gaze_sigma'])
+    geometry = results.get('gaze_geometry')
+    return sigma if geometry is None else geometry.view_sigma(sigma)
 
 
 def apply_view_step(results: dict, sx: float, tx: float, sy: float, ty: float,
