@@ -6,13 +6,15 @@ on the synthetic benchmark and times every transform, splitting
 
 - gaze: ``GazeHeatmap``; the gaze bookkeeping inside the geometric transforms
   (``crop_resize_step`` and ``apply_view_step``: composing each step into the
-  view's geometry); ``PackGazeInputs`` minus mmpretrain's ``PackInputs``
-  (each view's patch weights -- and maps, if packed -- from the source fixations
-  through its geometry, and the gaze fields);
+  view's geometry); ``PackGazeInputs`` minus mmpretrain's ``PackInputs`` and minus
+  the conversion of the label masks to tensors (each view's patch weights -- and
+  maps, if packed -- from the source fixations through its geometry, crop boxes,
+  flips, and the gaze fields);
 - image: all the rest of the pipeline's time: ``LoadImageFromFile`` (read +
   decode), the crops / flips minus their gaze bookkeeping, colour / blur
-  augmentations, ``GazeMultiView``'s copying of the results per view, mmpretrain's
-  ``PackInputs`` (image to tensor).
+  augmentations, ``GazeMultiView``'s copying of the results per view (the gaze
+  arrays themselves are shared, not copied), mmpretrain's ``PackInputs`` (image
+  to tensor), the label masks as tensors.
 
 Data: ``data/synthetic_cxr`` if it exists; else a small benchmark generated with
 ``gazeprior_mm.datasets.synthetic.generate_synthetic_cxr`` into a temporary folder;
@@ -29,20 +31,24 @@ when the config packs it) rendered per second inside the pipeline; the ratio wit
 and without full-resolution maps, a breakdown of the gaze time
 (``gaze_ms_per_sample_by_part``) and isolated timings follow.
 
-What dominates the gaze part: each view's exact patch masses need the normal CDF
-at K (2 M + 2) points (K = all readers' fixations, ~130; M = 14), one vectorised
-float32 ``erf`` and a few passes over that (V, 2, M + 1, K) array (~60 % of the gaze
-time), then the per-call Python/numpy overhead of packing the fields as tensors;
-the geometric steps only compose a few scalars. A full-resolution map is an
-(h x K) x (K x w) product per view on top. Measured: 0.12 at 128 px, where the whole
-image part is ~3-4 ms (a 128-px PNG decodes in 0.35 ms); 0.075 with 512-px images
-(``--fallback-img-size 512``); real radiographs (MIMIC-CXR-JPG, ~2.5k x 3k JPEG) decode
-in tens of ms, so there the ratio is ~0.01. Computing the targets per batch in the
-collate (one set of array operations for 32 samples) was tried and was slower: the
-(B, V, 2, M + 1, K_max) arrays leave the cache and K is padded to the batch maximum.
-Times are per-thread CPU time; on a machine shared with other jobs the many small
-gaze operations suffer more from cold caches than the image work, so the ratio
-reads higher there.
+What dominates the gaze part: the per-view targets are one numba-compiled call
+(:mod:`gazeprior_mm.gaze.view_targets_kernel`; ``gaze_kernel`` in the JSON says
+whether it ran or the numpy fallback did): the normal CDF at K (M_h + M_w + 2)
+points per view (K = all readers' fixations, ~140; M = 14) from a quintic Hermite
+table, one (M, K) x (K, M) product, the normalisation, crop boxes and flips. The
+rest is per-sample Python: ``GazeHeatmap``'s cache lookup, a few scalar operations
+per geometric step, and setting the DataSample fields. On this kind of
+(virtualised) machine each of those small steps runs 2-3 times slower inside the
+pipeline than in a loop on its own -- the image work and its file reads in between
+leave the caches and TLB cold -- so the ratio reads higher than isolated timings
+suggest. Measured (2 cores, 128-px synthetic images): 0.056-0.060 (was 0.11-0.12
+with the vectorised numpy path, which ``--no-kernel`` still times); 0.038 with
+512-px images (``--fallback-img-size 512``); real radiographs (MIMIC-CXR-JPG,
+~2.5k x 3k JPEG) decode in tens of ms, so there the ratio is ~0.01. Computing the
+targets per batch in the collate (one set of array operations for 32 samples) was
+tried and was slower: the (B, V, 2, M + 1, K_max) arrays leave the cache and K is
+padded to the batch maximum. Times are per-thread CPU time; on a machine shared
+with other jobs the ratio reads higher still.
 
 Usage: ``python benchmarks/gaze_pipeline.py [--num-samples 200] [--data-root DIR]``
 """
@@ -175,6 +181,8 @@ def main():
                         help='dataset config whose train pipeline is timed')
     parser.add_argument('--fallback-img-size', type=int, default=128,
                         help='side of the images written when no data exists')
+    parser.add_argument('--no-kernel', action='store_true',
+                        help='time the numpy path instead of the compiled kernel')
     args = parser.parse_args()
 
     import cv2
@@ -191,6 +199,9 @@ def main():
                                    patch_gaze_weights)
     from gazeprior_mm.registry import DATASETS
 
+    from gazeprior_mm.gaze import view_targets_kernel
+    if args.no_kernel:
+        formatting.HAS_NUMBA = False
     init_default_scope('mmpretrain')
     data_root, source = prepare_data_root(args.data_root, args.fallback_img_size)
     cfg = Config.fromfile(args.config)
@@ -235,8 +246,10 @@ def main():
         top_level = sum(total[type(t).__name__] for t in dataset.pipeline.transforms)
         geometry_steps = (s.get(('gaze', 'apply_view_step'), 0.0) +
                           s.get(('gaze', 'crop_resize_step'), 0.0))
+        labels = s.get(('image', 'labels_to_tensors'), 0.0)
         gaze = (total.get('GazeHeatmap', 0.0) + geometry_steps +
-                total.get('PackGazeInputs', 0.0) - s[('image', 'PackInputs')])
+                total.get('PackGazeInputs', 0.0) - s[('image', 'PackInputs')] -
+                labels)
         image = top_level - gaze  # everything else the pipeline does is image work
         views = timer.calls[('gaze', 'render_views')]
         render = s[('gaze', 'render_views')]
@@ -244,7 +257,7 @@ def main():
                      geometry_steps=geometry_steps,
                      render_views=render,
                      packing=(total.get('PackGazeInputs', 0.0) -
-                              s[('image', 'PackInputs')] - render))
+                              s[('image', 'PackInputs')] - render - labels))
         return dict(ratio=gaze / image, gaze=gaze, image=image, wall=wall,
                     views=views, render=render, total=total, parts=parts)
 
@@ -253,6 +266,8 @@ def main():
     timer.wrap(geometry, 'apply_view_step', ('gaze', 'apply_view_step'))
     timer.wrap(geometry, 'crop_resize_step', ('gaze', 'crop_resize_step'))
     timer.wrap(PackInputs, 'transform', ('image', 'PackInputs'))
+    timer.wrap(formatting.PackGazeInputs, '_labels_to_tensors',
+               ('image', 'labels_to_tensors'))
     timer.wrap(formatting, 'render_source_views', ('gaze', 'render_views'),
                count=lambda args: len(args[3]))
     num = args.num_samples
@@ -314,6 +329,8 @@ def main():
         config=osp.relpath(args.config), num_samples=num,
         views_per_sample=config_run['views'] / num,
         mean_fixations_per_image=float(num_fixations), data=source,
+        gaze_kernel=('numba' if formatting.HAS_NUMBA else 'numpy (fallback)'),
+        numba_installed=view_targets_kernel.HAS_NUMBA,
         target_ratio=0.05,
         meets_target=bool(config_run['ratio'] <= 0.05))
     print(json.dumps(result))

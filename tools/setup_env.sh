@@ -47,9 +47,13 @@ if ! torch_pair_ok; then
   fi
 fi
 
-if ! "$VPY" -c "import gazeprior_mm, pytest, ot, pytorch_grad_cam, dtw" >/dev/null 2>&1; then
+if ! "$VPY" -c "import gazeprior_mm, numba, pytest, ot, pytorch_grad_cam, dtw" >/dev/null 2>&1; then
   echo "[setup_env] installing gazeprior_mm (editable) with optional and test dependencies"
   "${PIP[@]}" install -q -e '.[all]'
 fi
 torch_pair_ok || { echo "[setup_env] ERROR: installing the project broke torch/torchvision" >&2; exit 1; }
+# compile the data pipeline's gaze kernel once into numba's cache, so that the data loader
+# workers, test processes and DDP ranks of a fresh checkout load it instead of all
+# compiling it at the same time
+"$VPY" -c "from gazeprior_mm.gaze.view_targets_kernel import warm_up; warm_up()"
 "$VPY" -c "import gazeprior_mm, torch, torchvision, mmpretrain; print('[setup_env] ok: gazeprior_mm', gazeprior_mm.__version__, '| torch', torch.__version__, '| torchvision', torchvision.__version__, '| mmpretrain', mmpretrain.__version__)"

@@ -8,6 +8,7 @@ from mmpretrain.datasets.transforms import PackInputs
 
 from gazeprior_mm.gaze.heatmap import (_patch_edges, gaze_mass_maps,
                                        source_views_patch_mass, views_patch_mass)
+from gazeprior_mm.gaze.view_targets_kernel import HAS_NUMBA, source_views_targets
 from gazeprior_mm.registry import TRANSFORMS
 
 _TINY = float(np.finfo(np.float32).tiny)
@@ -97,15 +98,17 @@ def _normalised_maps(maps: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
                         geometries: Sequence, grid, has_gaze: bool,
-                        min_view_mass: float, with_map: bool = True) -> dict:
+                        min_view_mass: float, with_map: bool = True,
+                        use_kernel: bool = True) -> dict:
     """:func:`render_views` of V views given by their geometry, from the fixations
     in the source grid (what the pipeline carries: geometric transforms only
     compose ``gaze_geometry``).
 
-    Each view's patch borders are mapped into the source
-    (:func:`gazeprior_mm.gaze.heatmap.source_views_patch_mass`); the numbers equal
+    Each view's patch borders are mapped into the source; the numbers equal
     :func:`render_views` of the fixations moved into each view (with sigma scaled by
-    the view's zoom) up to float32 rounding, at the cost of a few array operations
+    the view's zoom) up to float32 rounding, at the cost of one compiled call
+    (:func:`gazeprior_mm.gaze.view_targets_kernel.source_views_targets`) or a few
+    array operations (:func:`gazeprior_mm.gaze.heatmap.source_views_patch_mass`)
     per image instead of moving the fixations in every geometric step.
 
     Args:
@@ -117,31 +120,53 @@ def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
         has_gaze (bool): whether the image has gaze at all.
         min_view_mass (float): least in-view gaze share for a view to count.
         with_map (bool): also return the full-resolution maps.
+        use_kernel (bool): compute the targets with the compiled kernel when numba
+            is installed (the default path); False: the vectorised numpy path (the
+            reference the tests compare the kernel with). Both give the same
+            targets to float32 rounding.
 
     Returns:
-        dict: as :func:`render_views`.
+        dict: as :func:`render_views`, plus the views' ``crop_box`` float32 (V, 4)
+        and ``flip`` bool (V,) (``ViewGeometry.crop_box`` / ``flip``).
     """
     height, width = geometries[0].view_shape
-    grid_h, grid_w = (grid, grid) if np.isscalar(grid) else tuple(grid)
+    grid_h, grid_w = ((grid, grid) if isinstance(grid, (int, np.integer)) else
+                      tuple(grid))
     num_views = len(geometries)
-    if not has_gaze or len(fixations) == 0:
-        return _empty_targets(num_views, (height, width), grid_h, grid_w, with_map)
-    # per view (a_y, a_x, b_y, b_x): view = a * source + b, per axis
-    coef = np.array([(g.ay, g.ax, g.by, g.bx) for g in geometries])
-    borders = ((_patch_edges(height, width, grid_h, grid_w)[None] -
-                coef[:, 2:, None]) / coef[:, :2, None])  # (V, 2, E) in the source
-    patch = source_views_patch_mass(fixations, sigma, weights, borders)
-    if patch.shape[1:] != (grid_h, grid_w):  # a non-square grid was padded
-        patch = np.ascontiguousarray(patch[:, :grid_h, :grid_w])
-    patch = patch.reshape(num_views, -1)
-    targets = _normalised_targets(patch, min_view_mass)
-    if with_map:
+    with_gaze = has_gaze and len(fixations) > 0
+    if use_kernel and HAS_NUMBA:
+        if not with_gaze:
+            fixations, weights = _NO_FIXATIONS, _NO_WEIGHTS
+        targets = source_views_targets(fixations, weights, sigma, geometries,
+                                       grid_h, grid_w, min_view_mass)
+    elif not with_gaze:
+        targets = _empty_targets(num_views, (height, width), grid_h, grid_w, False)
+    else:
+        # per view (a_y, a_x, b_y, b_x): view = a * source + b, per axis
+        coef = np.array([(g.ay, g.ax, g.by, g.bx) for g in geometries])
+        borders = ((_patch_edges(height, width, grid_h, grid_w)[None] -
+                    coef[:, 2:, None]) / coef[:, :2, None])  # (V, 2, E) in source
+        patch = source_views_patch_mass(fixations, sigma, weights, borders)
+        if patch.shape[1:] != (grid_h, grid_w):  # a non-square grid was padded
+            patch = np.ascontiguousarray(patch[:, :grid_h, :grid_w])
+        targets = _normalised_targets(patch.reshape(num_views, -1), min_view_mass)
+    if 'crop_box' not in targets:
+        targets['crop_box'] = np.array([g.crop_box_list() for g in geometries],
+                                       np.float32)
+        targets['flip'] = np.array([g.flip for g in geometries])
+    if with_map and not with_gaze:
+        targets['gaze_map'] = np.zeros((num_views, height, width), np.float32)
+    elif with_map:
         moved = np.stack([g.to_view(fixations) for g in geometries])
         sigmas = np.array([g.view_sigma(sigma) for g in geometries], np.float32)
         targets['gaze_map'] = _normalised_maps(
             gaze_mass_maps(moved, (height, width), sigmas, weights),
             targets['view_has_gaze'])
     return targets
+
+
+_NO_FIXATIONS = np.zeros((0, 2), np.float32)
+_NO_WEIGHTS = np.zeros(0, np.float32)
 
 
 def _check_view(results: dict) -> None:
@@ -154,12 +179,11 @@ def _check_view(results: dict) -> None:
 def _view_targets(results: dict, geometries: list, imgs: list, grid,
                   min_view_mass: float, with_map: bool) -> dict:
     """:func:`render_source_views` of the V views of one results dict."""
-    shapes = {img.shape[:2] for img in imgs}
-    if len(shapes) != 1:
-        raise ValueError(f'all views must have the same size to stack their '
-                         f'gaze maps, got {sorted(shapes)}')
-    view_shape = shapes.pop()
-    for geometry in geometries:
+    view_shape = imgs[0].shape[:2]
+    for img, geometry in zip(imgs, geometries):
+        if img.shape[:2] != view_shape:
+            raise ValueError(f'all views must have the same size to stack their '
+                             f'gaze maps, got {sorted({i.shape[:2] for i in imgs})}')
         if geometry.view_shape != view_shape:
             raise ValueError(
                 f'image {results.get("img_id", results.get("img_path"))!r}: a view '
@@ -269,9 +293,21 @@ class PackGazeInputs(PackInputs):
             raise KeyError(
                 f"'gaze_geometry' is not a per-view list of {len(imgs)}: use "
                 'GazeMultiView (not MultiView) with GazeHeatmap before it')
-        if any(g is None for g in geometries):
+        if None in geometries:
             _check_view({'img_id': results.get('img_id')})  # raises, names image
         return imgs, geometries
+
+    #: (key of the targets, data field) packed for every sample
+    _GAZE_FIELDS = (('gaze_weights', 'gaze_weights'), ('view_has_gaze', 'has_gaze'),
+                    ('gaze_view_mass', 'gaze_view_mass'), ('crop_box', 'crop_box'),
+                    ('flip', 'flip'))
+
+    def _labels_to_tensors(self, sample) -> None:
+        """The numpy label fields (``gt_label_mask`` ...) as tensors."""
+        for key in self.algorithm_keys:
+            value = sample.get(key)
+            if isinstance(value, np.ndarray):
+                sample.set_field(torch.from_numpy(value), key)
 
     def transform(self, results: dict) -> dict:
         packed = super().transform(results)
@@ -279,19 +315,9 @@ class PackGazeInputs(PackInputs):
         targets = _view_targets(results, geometries, imgs, self.grid,
                                 self.min_view_mass, self.with_map)
         sample = packed['data_samples']
-        for key in self.algorithm_keys:  # numpy label masks etc. as tensors
-            value = sample.get(key)
-            if isinstance(value, np.ndarray):
-                sample.set_field(torch.from_numpy(value), key)
-        sample.set_field(torch.from_numpy(targets['gaze_weights']), 'gaze_weights')
-        sample.set_field(torch.from_numpy(targets['view_has_gaze']), 'has_gaze')
-        sample.set_field(torch.from_numpy(targets['gaze_view_mass']),
-                         'gaze_view_mass')
-        # np.array + from_numpy: several times cheaper than torch.tensor(list)
-        sample.set_field(torch.from_numpy(np.array(
-            [g.crop_box_list() for g in geometries], np.float32)), 'crop_box')
-        sample.set_field(torch.from_numpy(np.array([g.flip for g in geometries])),
-                         'flip')
+        self._labels_to_tensors(sample)
+        for key, field in self._GAZE_FIELDS:
+            sample.set_field(torch.from_numpy(targets[key]), field)
         if self.with_map:
             sample.set_field(torch.from_numpy(targets['gaze_map']), 'gaze_map')
         sample.set_field(geometries[0].view_shape, 'view_shape',

@@ -138,6 +138,7 @@ class GazeHeatmap(BaseTransform):
             xy = xy + np.float32(0.5)
             xy *= scale
             xy -= np.float32(0.5)
+            xy.flags.writeable = False  # shared by the views of GazeMultiView
             sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
         # else the cached, read-only arrays as they are: nothing downstream
         # modifies fixations (geometric transforms compose gaze_geometry only)

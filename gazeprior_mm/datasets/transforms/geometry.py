@@ -28,6 +28,7 @@ import numpy as np
 from mmcv.transforms import RandomFlip, Resize
 from mmpretrain.datasets.transforms import RandomResizedCrop
 
+from gazeprior_mm.gaze.view_targets_kernel import view_crop_box
 from gazeprior_mm.registry import TRANSFORMS
 
 
@@ -77,15 +78,10 @@ class ViewGeometry:
         return np.array([[self.ax, 0., self.bx], [0., self.ay, self.by]])
 
     def crop_box_list(self) -> list:
-        """``crop_box`` as a list of 4 floats (the packer's fast path)."""
-        # the view spans [-0.5, W' - 0.5] x [-0.5, H' - 0.5] in its centre coords;
-        # back in the source and shifted by +0.5 into box coordinates
-        height, width = self.view_shape
-        x_a = (-0.5 - self.bx) / self.ax + 0.5
-        x_b = (width - 0.5 - self.bx) / self.ax + 0.5
-        y_a = (-0.5 - self.by) / self.ay + 0.5
-        y_b = (height - 0.5 - self.by) / self.ay + 0.5
-        return [min(x_a, x_b), min(y_a, y_b), max(x_a, x_b), max(y_a, y_b)]
+        """``crop_box`` as a list of 4 floats."""
+        return list(view_crop_box(self.ax, self.bx, self.ay, self.by,
+                                  float(self.view_shape[0]),
+                                  float(self.view_shape[1])))
 
     @property
     def crop_box(self) -> np.ndarray:
