@@ -122,8 +122,8 @@ def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
         with_map (bool): also return the full-resolution maps.
         use_kernel (bool): compute the targets with the compiled kernel when numba
             is installed (the default path); False: the vectorised numpy path (the
-            reference the tests compare the kernel with). Both give the same
-            targets to float32 rounding.
+            reference the tests compare the kernel with). They agree to ~3e-5
+            (the kernel is float64 inside, the numpy path float32).
 
     Returns:
         dict: as :func:`render_views`, plus the views' ``crop_box`` float32 (V, 4)
@@ -257,8 +257,8 @@ class PackGazeInputs(PackInputs):
             (the contract). g̃, ``has_gaze`` and the masses are always computed
             exactly from the fixations (:func:`render_source_views`) and are identical
             either way; pipelines whose consumers only need them (all pre-training
-            configs) switch the maps off, which halves the gaze cost per sample
-            (benchmarks/gaze_pipeline.py).
+            configs) switch the maps off: a full map per view costs several times
+            the targets (benchmarks/gaze_pipeline.py: ``ratio_with_full_maps``).
         algorithm_keys (Sequence[str]): extra keys packed as data fields.
         meta_keys (Sequence[str]): keys packed as metainfo. ``flip`` is a data field
             here, so it must not be a meta key.
