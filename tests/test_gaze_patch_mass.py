@@ -3,24 +3,14 @@ the packer."""
 import numpy as np
 import pytest
 import torch
-from scipy.special import ndtr
+
+from _gaze_reference import float64_patch_mass
 
 from gazeprior_mm.datasets.transforms.formatting import (render_source_views,
                                                       render_views)
 from gazeprior_mm.gaze import (fixation_patch_mass, fixations_to_heatmap,
                                fixations_to_patch_weights, gaze_mass_map,
                                patch_gaze_mass, patch_gaze_weights)
-
-
-def float64_patch_mass(fix, weights, size, grid, sx, sy):
-    """Reference in float64 with scipy's ndtr: per-axis masses of each fixation
-    between the patch borders r H / M - 1/2 (pixel-centre coordinates)."""
-    (height, width), (grid_h, grid_w) = size, grid
-    edges_y = np.arange(grid_h + 1) * height / grid_h - 0.5
-    edges_x = np.arange(grid_w + 1) * width / grid_w - 0.5
-    mass_y = np.diff(ndtr((edges_y[None] - fix[:, 1:2]) / sy), axis=1)
-    mass_x = np.diff(ndtr((edges_x[None] - fix[:, 0:1]) / sx), axis=1)
-    return np.einsum('k,kr,kc->rc', weights, mass_y, mass_x)
 
 
 @pytest.mark.parametrize('size,grid', [((112, 112), (14, 14)),   # even

@@ -1,6 +1,7 @@
 """The compiled per-view gaze kernel against the numpy path and float64 maths."""
 import numpy as np
 import pytest
+from _gaze_reference import float64_patch_mass
 from scipy.special import ndtr
 
 from gazeprior_mm.datasets.transforms import formatting
@@ -27,18 +28,15 @@ def test_table_cdf_matches_ndtr_everywhere():
 
 
 def float64_targets(fix, weights, sigma, geometry, grid):
-    """(M_h * M_w,) patch masses of one view with scipy's ndtr in float64: the
-    view's patch borders mapped back into the source (|differences| undo a
-    flip's order)."""
-    grid_h, grid_w = (grid, grid) if np.isscalar(grid) else grid
-    height, width = geometry.view_shape
-    t_y = (np.arange(grid_h + 1) * height / grid_h - 0.5 - geometry.by) / geometry.ay
-    t_x = (np.arange(grid_w + 1) * width / grid_w - 0.5 - geometry.bx) / geometry.ax
-    fix = fix.astype(np.float64)
-    mass_x = np.abs(np.diff(ndtr((t_x[None] - fix[:, :1]) / sigma[0]), axis=1))
-    mass_y = np.abs(np.diff(ndtr((t_y[None] - fix[:, 1:]) / sigma[1]), axis=1))
-    return np.einsum('k,kr,kc->rc', weights.astype(np.float64), mass_y,
-                     mass_x).reshape(-1)
+    """(M_h * M_w,) float64 patch masses of one view: the fixations moved into the
+    view (sigma scaled by its zoom; the kernel maps the borders back instead)."""
+    grid = (grid, grid) if np.isscalar(grid) else grid
+    moved = fix.astype(np.float64) * [geometry.ax, geometry.ay] + [geometry.bx,
+                                                                    geometry.by]
+    return float64_patch_mass(moved, weights.astype(np.float64),
+                              geometry.view_shape, grid,
+                              sigma[0] * abs(geometry.ax),
+                              sigma[1] * abs(geometry.ay)).reshape(-1)
 
 
 def random_geometries(rng, src, view, num):

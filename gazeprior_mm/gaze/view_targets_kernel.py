@@ -34,6 +34,8 @@ Without numba (``HAS_NUMBA`` False) the callers use the numpy path.
 import numpy as np
 from scipy.special import ndtr
 
+from .heatmap import _MIN_SIGMA
+
 try:
     import numba
     HAS_NUMBA = True
@@ -41,8 +43,6 @@ except ImportError:  # pragma: no cover - numba is a runtime requirement
     numba = None
     HAS_NUMBA = False
 
-#: smallest sigma (pixels), as in :mod:`gazeprior_mm.gaze.heatmap`
-_MIN_SIGMA = 1e-6
 #: half-width of the tabulated range of ``Phi``, in standard deviations
 TABLE_RANGE = 7.0
 #: node spacing of the table
@@ -242,21 +242,25 @@ def source_views_targets(fixations: np.ndarray, weights: np.ndarray, sigma,
                flip=np.empty(num_views, np.bool_))
     height, width = geometries[0].view_shape
     coefficients = np.array([(g.ay, g.ax, g.by, g.bx) for g in geometries])
-    views_targets(fixations, weights, max(float(sigma[0]), _MIN_SIGMA),
-                  max(float(sigma[1]), _MIN_SIGMA), coefficients, height, width,
-                  grid_h, grid_w, float(min_view_mass), out['gaze_weights'], out['gaze_view_mass'],
-                  out['view_has_gaze'], out['crop_box'], out['flip'])
+    min_sigma = float(_MIN_SIGMA)
+    views_targets(fixations, weights, max(float(sigma[0]), min_sigma),
+                  max(float(sigma[1]), min_sigma), coefficients, height, width,
+                  grid_h, grid_w, float(min_view_mass), out['gaze_weights'],
+                  out['gaze_view_mass'], out['view_has_gaze'], out['crop_box'],
+                  out['flip'])
     return out
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) the kernel for the argument types the
-    pipeline passes: read-only fixations / weights (``GazeHeatmap``'s cached
-    arrays) and writable ones (images without gaze, direct calls)."""
-    from gazeprior_mm.datasets.transforms.geometry import init_geometry
-    geometry = [init_geometry((8, 8))]
+    """Compile (or load from numba's cache) :func:`views_targets` for the argument
+    types the pipeline passes: read-only fixations / weights (``GazeHeatmap``'s
+    cached arrays) and writable ones (images without gaze, direct calls)."""
+    identity = np.array([[1.0, 1.0, 0.0, 0.0]])  # (a_y, a_x, b_y, b_x)
     for writeable in (True, False):
         fixations = np.full((1, 2), 3.0, np.float32)
         weights = np.ones(1, np.float32)
         fixations.flags.writeable = weights.flags.writeable = writeable
-        source_views_targets(fixations, weights, (1.0, 1.0), geometry, 2, 2, 0.1)
+        views_targets(fixations, weights, 1.0, 1.0, identity, 8, 8, 2, 2, 0.1,
+                      np.empty((1, 4), np.float32), np.empty(1, np.float32),
+                      np.empty(1, np.bool_), np.empty((1, 4), np.float32),
+                      np.empty(1, np.bool_))

@@ -135,22 +135,24 @@ def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
     num_views = len(geometries)
     with_gaze = has_gaze and len(fixations) > 0
     if use_kernel and HAS_NUMBA:
-        if not with_gaze:
-            fixations, weights = _NO_FIXATIONS, _NO_WEIGHTS
-        targets = source_views_targets(fixations, weights, sigma, geometries,
-                                       grid_h, grid_w, min_view_mass)
-    elif not with_gaze:
-        targets = _empty_targets(num_views, (height, width), grid_h, grid_w, False)
+        targets = source_views_targets(
+            fixations if with_gaze else _NO_FIXATIONS,
+            weights if with_gaze else _NO_WEIGHTS, sigma, geometries, grid_h,
+            grid_w, min_view_mass)
     else:
-        # per view (a_y, a_x, b_y, b_x): view = a * source + b, per axis
-        coef = np.array([(g.ay, g.ax, g.by, g.bx) for g in geometries])
-        borders = ((_patch_edges(height, width, grid_h, grid_w)[None] -
-                    coef[:, 2:, None]) / coef[:, :2, None])  # (V, 2, E) in source
-        patch = source_views_patch_mass(fixations, sigma, weights, borders)
-        if patch.shape[1:] != (grid_h, grid_w):  # a non-square grid was padded
-            patch = np.ascontiguousarray(patch[:, :grid_h, :grid_w])
-        targets = _normalised_targets(patch.reshape(num_views, -1), min_view_mass)
-    if 'crop_box' not in targets:
+        if with_gaze:
+            # per view (a_y, a_x, b_y, b_x): view = a * source + b, per axis
+            coef = np.array([(g.ay, g.ax, g.by, g.bx) for g in geometries])
+            borders = ((_patch_edges(height, width, grid_h, grid_w)[None] -
+                        coef[:, 2:, None]) / coef[:, :2, None])  # (V, 2, E)
+            patch = source_views_patch_mass(fixations, sigma, weights, borders)
+            if patch.shape[1:] != (grid_h, grid_w):  # a non-square grid, padded
+                patch = np.ascontiguousarray(patch[:, :grid_h, :grid_w])
+            targets = _normalised_targets(patch.reshape(num_views, -1),
+                                          min_view_mass)
+        else:
+            targets = _empty_targets(num_views, (height, width), grid_h, grid_w,
+                                     False)
         targets['crop_box'] = np.array([g.crop_box_list() for g in geometries],
                                        np.float32)
         targets['flip'] = np.array([g.flip for g in geometries])
