@@ -142,7 +142,7 @@ def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
     else:
         if with_gaze:
             # per view (a_y, a_x, b_y, b_x): view = a * source + b, per axis
-            coef = np.array([(g.ay, g.ax, g.by, g.bx) for g in geometries])
+            coef = np.array([g.coefficients for g in geometries])
             borders = ((_patch_edges(height, width, grid_h, grid_w)[None] -
                         coef[:, 2:, None]) / coef[:, :2, None])  # (V, 2, E)
             patch = source_views_patch_mass(fixations, sigma, weights, borders)

@@ -63,9 +63,11 @@ class GazeHeatmap(BaseTransform):
         cache_size (int): cleaning and fusion depend only on the image's gaze, so
             their result (in the gaze grid) is memoised per process for up to this
             many images, keyed by ``img_id`` (+ gaze size and fixation counts as a
-            guard); later epochs only rescale it. Dropped fixations are therefore
-            warned about once per image and process (the counts are reported every
-            time). About 3 kB per image of ~135 fixations. 0 disables the cache.
+            guard), and so are the results fields for the image size met (the
+            same arrays when it is the gaze grid's): later epochs look them up.
+            Dropped fixations are therefore warned about once per image and
+            process (the counts are reported every time). About 3 kB per image of
+            ~135 fixations. 0 disables the cache (:meth:`clear_cache` empties it).
             Defaults to 20000.
     """
 
@@ -93,34 +95,69 @@ class GazeHeatmap(BaseTransform):
         self._num_warned = 0
         self.keep_raw = keep_raw
         self.cache_size = int(cache_size)
-        self._cache = {}
+        self._cache = {}  # cleaned + fused gaze per image, in its gaze grid
+        self._fields_cache = {}  # results fields per (image, image shape)
 
     def transform(self, results: dict) -> dict:
         shape = (results['img'].shape[:2]
                  if 'img' in results else tuple(results['img_shape'][:2]))
         gaze = results.get('gaze') if results.get('has_gaze', True) else None
-        xy, weights, readers, rho, counts, sigma = self._fuse(
-            gaze, shape, results.get('img_id'))
         if not self.keep_raw:
             results.pop('gaze', None)
-        results['has_gaze'] = bool(len(xy))
-        results['gaze_fixations'] = xy
-        results['gaze_fixation_weights'] = weights
-        results['gaze_sigma'] = sigma
-        results['gaze_reader_index'] = readers
-        results['gaze_reader_weights'] = rho
-        results['gaze_drop_counts'] = counts
-        results['gaze_geometry'] = init_geometry(shape)
+        fields = self._gaze_fields(gaze, (int(shape[0]), int(shape[1])),
+                                   results.get('img_id'))
+        results.update(fields)
+        # a dict per sample: the memoised one must not be changed downstream
+        results['gaze_drop_counts'] = dict(fields['gaze_drop_counts'])
         if self.render_map:
-            results['gaze_map'] = fixations_to_heatmap(xy, shape, sigma, weights)
+            results['gaze_map'] = fixations_to_heatmap(
+                fields['gaze_fixations'], shape, fields['gaze_sigma'],
+                fields['gaze_fixation_weights'])
         if self.with_spread:
             # per-reader maps (each sums to 1), spread around their rho-mixture
-            maps = per_reader_heatmaps(xy, readers, len(rho), shape, sigma,
-                                       weights)
-            fused = np.tensordot(rho.astype(np.float32), maps, axes=1)
-            results['gaze_spread'] = np.sqrt(np.tensordot(
-                rho.astype(np.float32), (maps - fused) ** 2, axes=1))
+            rho = fields['gaze_reader_weights'].astype(np.float32)
+            maps = per_reader_heatmaps(fields['gaze_fixations'],
+                                       fields['gaze_reader_index'], len(rho), shape,
+                                       fields['gaze_sigma'],
+                                       fields['gaze_fixation_weights'])
+            fused = np.tensordot(rho, maps, axes=1)
+            results['gaze_spread'] = np.sqrt(np.tensordot(rho, (maps - fused) ** 2,
+                                                          axes=1))
         return results
+
+    def clear_cache(self) -> None:
+        """Forget every memoised image (the next epoch recomputes them all)."""
+        self._cache.clear()
+        self._fields_cache.clear()
+
+    def _gaze_fields(self, gaze: Optional[dict], shape, image_id) -> dict:
+        """The results fields of a sample's gaze on an image of ``shape``.
+
+        Memoised per (image, shape) like the fusion (see ``cache_size``): in the
+        steady state of training this is one dict lookup, which matters because
+        it runs for every sample (a few lines of Python here cost several
+        microseconds each, right after the image decode).
+        """
+        readers = gaze.get('readers') if gaze else None
+        key = None
+        if readers and image_id is not None:
+            # row counts as a guard against two rows sharing an image id
+            key = (image_id, shape, tuple(gaze['image_size']),
+                   tuple([len(reader['fixations']) for reader in readers]))
+            fields = self._fields_cache.get(key)
+            if fields is not None:
+                return fields
+        xy, weights, readers, rho, counts, sigma = self._fuse(gaze, shape,
+                                                              image_id)
+        fields = dict(has_gaze=bool(len(xy)), gaze_fixations=xy,
+                      gaze_fixation_weights=weights, gaze_sigma=sigma,
+                      gaze_reader_index=readers, gaze_reader_weights=rho,
+                      gaze_drop_counts=counts,
+                      # immutable, so one object serves every sample of the image
+                      gaze_geometry=init_geometry(shape))
+        if key is not None and len(self._fields_cache) < self.cache_size:
+            self._fields_cache[key] = fields
+        return fields
 
     def _fuse(self, gaze: Optional[dict], shape, image_id):
         """Fused gaze of the sample, mapped from its gaze grid to ``shape``."""

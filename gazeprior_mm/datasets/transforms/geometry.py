@@ -65,6 +65,11 @@ class ViewGeometry:
         return points[:, :2] * np.array([self.ax, self.ay], np.float32) + \
             np.array([self.bx, self.by], np.float32)
 
+    @property
+    def coefficients(self) -> Tuple[float, float, float, float]:
+        """``(ay, ax, by, bx)``, the order the gaze kernel takes them in."""
+        return self.ay, self.ax, self.by, self.bx
+
     def view_sigma(self, sigma) -> Tuple[float, float]:
         """A Gaussian std (sx, sy) of the source in the view's pixels."""
         return sigma[0] * abs(self.ax), sigma[1] * abs(self.ay)
