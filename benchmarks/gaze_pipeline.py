@@ -34,16 +34,21 @@ and without full-resolution maps, a breakdown of the gaze time
 What dominates the gaze part: the per-view targets are one numba-compiled call
 (:mod:`gazeprior_mm.gaze.view_targets_kernel`; ``gaze_kernel`` in the JSON says
 whether it ran or the numpy fallback did): the normal CDF at K (M_h + M_w + 2)
-points per view (K = all readers' fixations, ~140; M = 14) from a quintic Hermite
-table, one (M, K) x (K, M) product, the normalisation, crop boxes and flips. The
-rest is per-sample Python: ``GazeHeatmap``'s cache lookup, a few scalar operations
-per geometric step, and setting the DataSample fields. On this kind of
-(virtualised) machine each of those small steps runs 2-3 times slower inside the
-pipeline than in a loop on its own -- the image work and its file reads in between
-leave the caches and TLB cold -- so the ratio reads higher than isolated timings
-suggest. Measured (2 cores, 128-px synthetic images): 0.056-0.060 (was 0.11-0.12
-with the vectorised numpy path, which ``--no-kernel`` still times); 0.038 with
-512-px images (``--fallback-img-size 512``); real radiographs (MIMIC-CXR-JPG,
+points per view (K = all readers' fixations, ~140; M = 14; a branch-free rational
+approximation, SIMD over the fixations), one (M, K) x (K, M) product, the
+normalisation, crop boxes and flips -- ~40 us for two views when run in a loop,
+~85 us inside the pipeline. The rest is per-sample Python: ``GazeHeatmap``'s
+memoised fields (one dict lookup), a few scalar operations per geometric step,
+and setting the DataSample fields. On this kind of (virtualised) machine every
+small step runs 2-5 times slower inside the pipeline than in a loop on its own
+-- the image work in between leaves the caches, TLBs and branch predictors cold
+(measured: ``GazeHeatmap`` 5 us alone, 25-30 us in the pipeline; the first numba
+call of a sample, even with no fixations, 27-50 us vs 5 us) -- so the ratio
+reads higher than isolated timings suggest, and more so for small images.
+Measured (2 cores, demo config, synthetic images, median of 3 passes):
+128 px 0.054-0.056 (0.20-0.24 ms gaze vs 3.8-4.3 ms image per sample; 0.11-0.12
+with the vectorised numpy path, ``--no-kernel``); 256 px 0.047
+(``--fallback-img-size 256``); 512 px 0.036; real radiographs (MIMIC-CXR-JPG,
 ~2.5k x 3k JPEG) decode in tens of ms, so there the ratio is ~0.01. Computing the
 targets per batch in the collate (one set of array operations for 32 samples) was
 tried and was slower: the (B, V, 2, M + 1, K_max) arrays leave the cache and K is

@@ -260,6 +260,30 @@ def test_fused_gaze_is_memoised_per_image_and_warned_once():
                                first['gaze_fixation_weights'])
 
 
+def test_memoised_fields_are_looked_up_per_image_and_shape():
+    transform = TRANSFORMS.build(dict(type='GazeHeatmap', sigma=2.0,
+                                      render_map=False))
+    fixations = [[10, 5, 0.2], [30, 20, 0.4]]
+    first = transform(make_results(fixations))
+    first['gaze_drop_counts']['kept'] = -1  # a consumer's change stays its own
+    second = transform(make_results(fixations))
+    assert second['gaze_fixations'] is first['gaze_fixations']  # one lookup
+    assert second['gaze_geometry'] is first['gaze_geometry']  # immutable
+    assert second['gaze_drop_counts']['kept'] == 2
+    # another image size of the same image: its own entry, rescaled fixations
+    larger = transform(make_results(fixations, img_shape=(120, 160)))
+    np.testing.assert_allclose(larger['gaze_fixations'],
+                               2 * (first['gaze_fixations'] + 0.5) - 0.5)
+    assert larger['gaze_geometry'].view_shape == (120, 160)
+    # another row with the same image id but other gaze is not confused with it
+    other = transform(make_results(fixations + [[50, 40, 0.3]]))
+    assert len(other['gaze_fixations']) == 3
+    transform.clear_cache()
+    again = transform(make_results(fixations))
+    assert again['gaze_fixations'] is not first['gaze_fixations']
+    np.testing.assert_array_equal(again['gaze_fixations'], first['gaze_fixations'])
+
+
 def test_all_fixations_dropped_means_no_gaze_but_counts():
     transform = TRANSFORMS.build(dict(type='GazeHeatmap'))
     fixations = [[500, 5, 0.2], [3, 3, -1.0]]

@@ -128,8 +128,8 @@ def test_kernel_mass_equals_float64_integral():
     weights = np.full(50, 1 / 50, np.float32)
     view = init_geometry((128, 128)).then(1.4, -20.0, 1.2, -8.0, (112, 112)).then(
         -1.0, 111.0, 1.0, 0.0, (112, 112))
-    got = kernel.source_views_targets(fix, weights, (5.0, 6.0), [view], 14, 14,
-                                      0.0)
+    got = render_source_views(fix, weights, (5.0, 6.0), [view], 14, True, 0.0,
+                              with_map=False)
     expected = float64_targets(fix, weights, (5.0, 6.0), view, 14)
     assert got['gaze_view_mass'][0] == pytest.approx(expected.sum(), abs=1e-7)
     np.testing.assert_allclose(got['gaze_weights'][0], expected / expected.max(),

@@ -30,9 +30,10 @@ cumulative normal functions*): for ``x = |z| < 7.071``,
 
 and ``Phi`` is 0 / 1 beyond (``Phi(-7.071) = 7.7e-13``), with
 ``e^{-x^2/2} = (e^{-x^2/64})^{32}`` from a degree-13 Taylor polynomial in Estrin's
-form. It has no table and no branch, so the loop over the fixations compiles to
-AVX2 code (4 values at a time; a table's per-value lookups do not vectorise):
-max error 8e-13 against ``scipy.special.ndtr``
+form. It has no table and no branch, so LLVM compiles the loop over the
+fixations to SIMD code (4 float64 at a time with AVX2), about twice the speed of
+the quintic Hermite table this kernel used before, whose per-value lookups did
+not vectorise. Max error 8e-13 against ``scipy.special.ndtr``
 (``tests/test_view_targets_kernel.py``), so every ``E`` is within 2e-12 of the
 exact value. Float64 inside: the float32 targets are within 1e-6 of the float64
 integral; the numpy path, whose float32 ``erf`` differences lose digits in the
@@ -223,37 +224,8 @@ def views_targets(fixations, weights, sigma_x, sigma_y, coefficients, height,
     return weights_out, keep_out, mass_out, box_out, flip_out
 
 
-#: the keys of :func:`source_views_targets`, in the order :func:`views_targets`
-#: returns them
+#: the keys the targets of :func:`views_targets` are packed under, in its order
 TARGET_KEYS = ('gaze_weights', 'view_has_gaze', 'gaze_view_mass', 'crop_box', 'flip')
-
-
-def source_views_targets(fixations: np.ndarray, weights: np.ndarray, sigma,
-                         geometries, grid_h: int, grid_w: int,
-                         min_view_mass: float) -> dict:
-    """g̃, ``view_has_gaze``, in-view masses, crop boxes and flips of V views of
-    one image, in one compiled call (see the module docstring).
-
-    Args:
-        fixations (np.ndarray): float32 (K, 2) x, y in the source grid (K = 0:
-            no gaze).
-        weights (np.ndarray): float32 (K,) summing to 1.
-        sigma (tuple[float, float]): (sx, sy) in source pixels.
-        geometries (Sequence[ViewGeometry]): the V views' geometry, one view shape.
-        grid_h, grid_w (int): the patch grid.
-        min_view_mass (float): least in-view gaze share for a view to count.
-
-    Returns:
-        dict: ``gaze_weights`` float32 (V, M_h * M_w), ``view_has_gaze`` bool (V,),
-        ``gaze_view_mass`` float32 (V,) (as
-        :func:`gazeprior_mm.datasets.transforms.formatting.render_source_views`),
-        ``crop_box`` float32 (V, 4), ``flip`` bool (V,).
-    """
-    height, width = geometries[0].view_shape
-    return dict(zip(TARGET_KEYS, views_targets(
-        fixations, weights, float(sigma[0]), float(sigma[1]),
-        np.array([g.coefficients for g in geometries]), height, width, grid_h,
-        grid_w, float(min_view_mass))))
 
 
 def warm_up() -> None:

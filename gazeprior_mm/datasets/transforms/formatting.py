@@ -8,7 +8,8 @@ from mmpretrain.datasets.transforms import PackInputs
 
 from gazeprior_mm.gaze.heatmap import (_patch_edges, gaze_mass_maps,
                                        source_views_patch_mass, views_patch_mass)
-from gazeprior_mm.gaze.view_targets_kernel import HAS_NUMBA, source_views_targets
+from gazeprior_mm.gaze.view_targets_kernel import (HAS_NUMBA, TARGET_KEYS,
+                                                  views_targets)
 from gazeprior_mm.registry import TRANSFORMS
 
 _TINY = float(np.finfo(np.float32).tiny)
@@ -107,7 +108,7 @@ def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
     Each view's patch borders are mapped into the source; the numbers equal
     :func:`render_views` of the fixations moved into each view (with sigma scaled by
     the view's zoom) up to float32 rounding, at the cost of one compiled call
-    (:func:`gazeprior_mm.gaze.view_targets_kernel.source_views_targets`) or a few
+    (:func:`gazeprior_mm.gaze.view_targets_kernel.views_targets`) or a few
     array operations (:func:`gazeprior_mm.gaze.heatmap.source_views_patch_mass`)
     per image instead of moving the fixations in every geometric step.
 
@@ -135,10 +136,12 @@ def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
     num_views = len(geometries)
     with_gaze = has_gaze and len(fixations) > 0
     if use_kernel and HAS_NUMBA:
-        targets = source_views_targets(
-            fixations if with_gaze else _NO_FIXATIONS,
-            weights if with_gaze else _NO_WEIGHTS, sigma, geometries, grid_h,
-            grid_w, min_view_mass)
+        if not with_gaze:
+            fixations, weights = _NO_FIXATIONS, _NO_WEIGHTS
+        targets = dict(zip(TARGET_KEYS, views_targets(
+            fixations, weights, float(sigma[0]), float(sigma[1]),
+            np.array([g.coefficients for g in geometries]), height, width, grid_h,
+            grid_w, float(min_view_mass))))
     else:
         if with_gaze:
             # per view (a_y, a_x, b_y, b_x): view = a * source + b, per axis
