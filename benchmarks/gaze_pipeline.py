@@ -50,9 +50,11 @@ Measured (2 cores, demo config, synthetic images, median of 3 passes):
 with the vectorised numpy path, ``--no-kernel``); 256 px 0.047
 (``--fallback-img-size 256``); 512 px 0.036; real radiographs (MIMIC-CXR-JPG,
 ~2.5k x 3k JPEG) decode in tens of ms, so there the ratio is ~0.01. Computing the
-targets per batch in the collate (one set of array operations for 32 samples) was
-tried and was slower: the (B, V, 2, M + 1, K_max) arrays leave the cache and K is
-padded to the batch maximum. Times are wall times of a single-threaded process;
+targets per batch in the collate with the numpy path (one set of array operations
+for 32 samples) was tried before the kernel and was slower: the
+(B, V, 2, M + 1, K_max) arrays leave the cache and K is padded to the batch
+maximum; a per-batch call of the kernel has not been tried (it would change
+what PackGazeInputs puts in each sample). Times are wall times of a single-threaded process;
 on a machine shared with other jobs the ratio reads higher.
 
 Usage: ``python benchmarks/gaze_pipeline.py [--num-samples 200] [--data-root DIR]``
@@ -223,9 +225,10 @@ def main():
         ds_cfg.data_prefix = ''
     dataset = DATASETS.build(ds_cfg)
 
-    def gaze_caches():
-        return [t.clear_cache for t in iter_transforms(dataset.pipeline.transforms)
-                if type(t).__name__ == 'GazeHeatmap']
+    def clear_gaze_caches():
+        for t in iter_transforms(dataset.pipeline.transforms):
+            if type(t).__name__ == 'GazeHeatmap':
+                t.clear_cache()
 
     def measure(with_map=None, cold=False):
         """Time ``num`` samples; ``with_map`` overrides the packer's setting.
@@ -240,8 +243,7 @@ def main():
         for i in range(min(10, len(dataset))):  # warm-up (imports, caches)
             dataset[len(dataset) - 1 - i]
         if cold:
-            for cache in gaze_caches():
-                cache()
+            clear_gaze_caches()
         else:
             for i in range(num):
                 dataset[i % len(dataset)]

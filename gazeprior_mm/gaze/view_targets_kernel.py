@@ -115,8 +115,8 @@ def _border_positions(length, parts, scale, shift, inv_sigma, out):
 @_jit(error_model='numpy', fastmath={'contract'})
 def _axis_masses(fixations, axis, inv_sigma, borders, weights, masses, scratch):
     """``masses[c, k] = w_k |Phi(b_{c+1} - x_k / s) - Phi(b_c - x_k / s)|`` for
-    every fixation k along one axis of one view; ``borders`` (M + 1,) in units of
-    sigma, ``masses`` (M, K), ``scratch`` (2, K)."""
+    every fixation k along one axis of one view (``weights`` None: ``w = 1``);
+    ``borders`` (M + 1,) in units of sigma, ``masses`` (M, K), ``scratch`` (2, K)."""
     centres, previous = scratch[0], scratch[1]
     for k in range(fixations.shape[0]):
         centres[k] = fixations[k, axis] * inv_sigma
@@ -128,7 +128,9 @@ def _axis_masses(fixations, axis, inv_sigma, borders, weights, masses, scratch):
         row = masses[c]
         for k in range(centres.shape[0]):  # vectorised over the fixations
             current = normal_cdf(border - centres[k])
-            row[k] = weights[k] * abs(current - previous[k])
+            # numba prunes the None branch at compile time
+            mass = abs(current - previous[k])
+            row[k] = mass if weights is None else weights[k] * mass
             previous[k] = current
 
 
@@ -193,7 +195,6 @@ def views_targets(fixations, weights, sigma_x, sigma_y, coefficients, height,
     borders_x = np.empty(grid_w + 1)
     rows = np.empty((grid_h, num_fix))  # w_k E^y_kr
     cols = np.empty((grid_w, num_fix))  # E^x_kc
-    ones = np.ones(num_fix)
     scratch = np.empty((2, num_fix))
     patch = np.empty((grid_h, grid_w))
     threshold = max(min_view_mass, np.finfo(np.float32).tiny)
@@ -207,7 +208,7 @@ def views_targets(fixations, weights, sigma_x, sigma_y, coefficients, height,
         _border_positions(height, grid_h, a_y, b_y, inv_sigma_y, borders_y)
         _border_positions(width, grid_w, a_x, b_x, inv_sigma_x, borders_x)
         _axis_masses(fixations, 1, inv_sigma_y, borders_y, weights, rows, scratch)
-        _axis_masses(fixations, 0, inv_sigma_x, borders_x, ones, cols, scratch)
+        _axis_masses(fixations, 0, inv_sigma_x, borders_x, None, cols, scratch)
         _patch_masses(rows, cols, patch)
         total = 0.0
         peak = 0.0

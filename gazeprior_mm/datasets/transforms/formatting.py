@@ -135,17 +135,16 @@ def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
                       tuple(grid))
     num_views = len(geometries)
     with_gaze = has_gaze and len(fixations) > 0
+    # per view (a_y, a_x, b_y, b_x): view = a * source + b, per axis
+    coef = np.array([g.coefficients for g in geometries])
     if use_kernel and HAS_NUMBA:
         if not with_gaze:
             fixations, weights = _NO_FIXATIONS, _NO_WEIGHTS
         targets = dict(zip(TARGET_KEYS, views_targets(
-            fixations, weights, float(sigma[0]), float(sigma[1]),
-            np.array([g.coefficients for g in geometries]), height, width, grid_h,
-            grid_w, float(min_view_mass))))
+            fixations, weights, float(sigma[0]), float(sigma[1]), coef, height,
+            width, grid_h, grid_w, float(min_view_mass))))
     else:
         if with_gaze:
-            # per view (a_y, a_x, b_y, b_x): view = a * source + b, per axis
-            coef = np.array([g.coefficients for g in geometries])
             borders = ((_patch_edges(height, width, grid_h, grid_w)[None] -
                         coef[:, 2:, None]) / coef[:, :2, None])  # (V, 2, E)
             patch = source_views_patch_mass(fixations, sigma, weights, borders)

@@ -179,7 +179,7 @@ class GazeHeatmap(BaseTransform):
             sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
         # else the cached, read-only arrays as they are: nothing downstream
         # modifies fixations (geometric transforms compose gaze_geometry only)
-        return xy, weights, readers, rho, dict(counts), sigma
+        return xy, weights, readers, rho, counts, sigma
 
     def _fused_in_gaze_grid(self, gaze: Optional[dict], image_id):
         """Clean all readers' fixations at once and fuse them (memoised)."""
