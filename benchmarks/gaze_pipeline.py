@@ -1,20 +1,24 @@
 """Per-sample cost of the gaze part of the pre-training pipeline vs the image part.
 
-Runs the ``train_pipeline`` of the main pre-training job's config
-(``configs/gazeprior/gazeprior_vit-tiny-p8_synthetic.py``; any with ``--config``)
-on the synthetic benchmark and times every transform, splitting
+Runs the ``train_pipeline`` and the ``collate_fn`` of the main pre-training job's
+config (``configs/gazeprior/gazeprior_vit-tiny-p8_synthetic.py``; any with
+``--config``) on the synthetic benchmark as a DataLoader worker does (``batch_size``
+samples through the pipeline, then the collate of that batch), times every
+transform and the collate, and splits
 
 - gaze: ``GazeHeatmap``; the gaze bookkeeping inside the geometric transforms
   (``crop_resize_step`` and ``apply_view_step``: composing each step into the
   view's geometry); ``PackGazeInputs`` minus mmpretrain's ``PackInputs`` and minus
-  the conversion of the label masks to tensors (each view's patch weights -- and
-  maps, if packed -- from the source fixations through its geometry, crop boxes,
-  flips, and the gaze fields);
-- image: all the rest of the pipeline's time: ``LoadImageFromFile`` (read +
-  decode), the crops / flips minus their gaze bookkeeping, colour / blur
-  augmentations, ``GazeMultiView``'s copying of the results per view (the gaze
-  arrays themselves are shared, not copied), mmpretrain's ``PackInputs`` (image
-  to tensor), the label masks as tensors.
+  the conversion of the label masks to tensors; and, with
+  ``PackGazeInputs(defer_targets=True)`` + ``gaze_collate`` (the GazePrior
+  configs), the collate's ``complete_gaze_targets`` -- in all, each view's patch
+  weights (and maps, if packed) from the source fixations through its geometry,
+  crop boxes, flips, and the gaze fields of the samples;
+- image: all the rest: ``LoadImageFromFile`` (read + decode), the crops / flips
+  minus their gaze bookkeeping, colour / blur augmentations, ``GazeMultiView``'s
+  copying of the results per view (the gaze arrays themselves are shared, not
+  copied), mmpretrain's ``PackInputs`` (image to tensor), the label masks as
+  tensors, and the collate's stacking of the images (``default_collate``).
 
 Data: ``data/synthetic_cxr`` if it exists; else a small benchmark generated with
 ``gazeprior_mm.datasets.synthetic.generate_synthetic_cxr`` into a temporary folder;
@@ -26,40 +30,40 @@ each image's cleaned + fused fixations, so every epoch after the first only
 rescales them (one untimed pass over the same samples first);
 ``first_epoch_gaze_to_image_cost_ratio`` is the same with that cache empty (the
 JSON-to-array conversion, cleaning and fusion of every image once).
+``ratio_per_sample_targets`` is the same config with the targets computed per
+sample in the packer (``defer_targets=False``).
 ``heatmaps_per_s`` counts view gaze targets (patch weights g̃, plus the full map
-when the config packs it) rendered per second inside the pipeline; the ratio with
-and without full-resolution maps, a breakdown of the gaze time
-(``gaze_ms_per_sample_by_part``) and isolated timings follow.
+when the config packs it) computed per second; the ratio with and without
+full-resolution maps, a breakdown of the gaze time (``gaze_ms_per_sample_by_part``)
+and isolated timings follow.
 
-What dominates the gaze part: the per-view targets are one numba-compiled call
-(:mod:`gazeprior_mm.gaze.view_targets_kernel`; ``gaze_kernel`` in the JSON says
-whether it ran or the numpy fallback did): the normal CDF at K (M_h + M_w + 2)
-points per view (K = all readers' fixations, ~140; M = 14; a branch-free rational
-approximation, SIMD over the fixations), one (M, K) x (K, M) product, the
-normalisation, crop boxes and flips -- ~40 us for two views when run in a loop,
-~85 us inside the pipeline. The rest is per-sample Python: ``GazeHeatmap``'s
-memoised fields (one dict lookup), a few scalar operations per geometric step,
-and setting the DataSample fields. On this kind of (virtualised) machine every
-small step runs 2-5 times slower inside the pipeline than in a loop on its own
--- the image work in between leaves the caches, TLBs and branch predictors cold
-(measured: ``GazeHeatmap`` 5 us alone, 25-30 us in the pipeline; the first numba
-call of a sample, even with no fixations, 27-50 us vs 5 us) -- so the ratio
-reads higher than isolated timings suggest, and more so for small images.
-Measured (2 cores, demo config, synthetic images, median of 3 passes):
-128 px 0.054-0.056 (0.20-0.24 ms gaze vs 3.8-4.3 ms image per sample; 0.11-0.12
-with the vectorised numpy path, ``--no-kernel``); 256 px 0.047
-(``--fallback-img-size 256``); 512 px 0.036; real radiographs (MIMIC-CXR-JPG,
-~2.5k x 3k JPEG) decode in tens of ms, so there the ratio is ~0.01. Computing the
-targets per batch in the collate with the numpy path (one set of array operations
-for 32 samples) was tried before the kernel and was slower: the
+What dominates the gaze part: the per-view targets, one numba-compiled routine
+per image (:mod:`gazeprior_mm.gaze.view_targets_kernel`; ``gaze_kernel`` in the
+JSON says whether it ran or the numpy fallback did): the normal CDF at
+K (M_h + M_w + 2) points per view (K = all readers' fixations, ~140; M = 14; a
+branch-free rational approximation, SIMD over the fixations), one (M, K) x (K, M)
+product, the normalisation, crop boxes and flips -- ~40-45 us for two views when
+run in a loop, ~85 us inside the pipeline. That gap is why the GazePrior configs
+defer the targets to the collate: on this kind of (virtualised) machine every
+small step runs 2-5 times slower between image transforms than in a loop -- the
+image work leaves the caches, TLBs and branch predictors cold (measured:
+``GazeHeatmap`` 5 us alone, 25-30 us in the pipeline; the first numba call of a
+sample, even with no fixations, 27-50 us vs 5 us) -- while the collate runs the
+routine for the whole batch in one call, hot, and sets the fields in a tight
+loop. The rest is per-sample Python: ``GazeHeatmap``'s memoised fields (one dict
+lookup), a few scalar operations per geometric step, and the packer's checks.
+Measured (2 cores, demo config, synthetic images, median of 3 passes): see the
+README's benchmark table. Computing the targets per batch with the numpy path
+(one set of array operations for 32 samples) was slower than per sample: the
 (B, V, 2, M + 1, K_max) arrays leave the cache and K is padded to the batch
-maximum; a per-batch call of the kernel has not been tried (it would change
-what PackGazeInputs puts in each sample). Times are wall times of a single-threaded process;
-on a machine shared with other jobs the ratio reads higher.
+maximum; the compiled routine loops over the images instead. Times are wall times
+of a single-threaded process; on a machine shared with other jobs the ratio reads
+higher.
 
 Usage: ``python benchmarks/gaze_pipeline.py [--num-samples 200] [--data-root DIR]``
 """
 import argparse
+import functools
 import json
 import os
 import os.path as osp
@@ -71,8 +75,9 @@ from collections import defaultdict
 import numpy as np
 
 # the main job's pre-training pipeline (README): the shared synthetic data section
-# with PackGazeInputs(grid=14, with_map=False) -- g-tilde, has_gaze and geometry
-# only, as GazePrior consumes them. ``--config
+# with PackGazeInputs(grid=14, with_map=False, defer_targets=True) and
+# gaze_collate -- g-tilde, has_gaze and geometry only, as GazePrior consumes
+# them, computed per batch. ``--config
 # configs/_base_/datasets/synthetic_gaze_pretrain.py`` times the shared section as
 # it is (full per-view maps, which no pre-training model reads).
 CONFIG = osp.join(osp.dirname(__file__), '..', 'configs', 'gazeprior',
@@ -141,12 +146,13 @@ class Timer:
         original = getattr(obj, attr)
 
         def timed(*args, **kwargs):
+            done = count(args) if count else 1  # before: the call may consume
             start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
                 self.seconds[key] += time.perf_counter() - start
-                self.calls[key] += count(args) if count else 1
+                self.calls[key] += done
 
         setattr(obj, attr, timed)
         return original
@@ -206,14 +212,15 @@ def main():
     from mmpretrain.datasets.transforms import PackInputs
 
     import gazeprior_mm  # noqa: F401
+    from gazeprior_mm.datasets import collate
     from gazeprior_mm.datasets.transforms import formatting, geometry
     from gazeprior_mm.gaze import (fixations_to_heatmap, fixations_to_patch_weights,
                                    patch_gaze_weights)
-    from gazeprior_mm.registry import DATASETS
+    from gazeprior_mm.registry import DATASETS, FUNCTIONS
 
     from gazeprior_mm.gaze import view_targets_kernel
     if args.no_kernel:
-        formatting.HAS_NUMBA = False
+        formatting.HAS_NUMBA = collate.HAS_NUMBA = False
     init_default_scope('mmpretrain')
     data_root, source = prepare_data_root(args.data_root, args.fallback_img_size)
     cfg = Config.fromfile(args.config)
@@ -230,28 +237,47 @@ def main():
             if type(t).__name__ == 'GazeHeatmap':
                 t.clear_cache()
 
-    def measure(with_map=None, cold=False):
-        """Time ``num`` samples; ``with_map`` overrides the packer's setting.
+    loader_cfg = cfg.train_dataloader
+    batch_size = int(loader_cfg.get('batch_size', 32))
+    collate_cfg = dict(loader_cfg.get('collate_fn', dict(type='default_collate')))
+    collate_type = collate_cfg.pop('type')
+    collate_fn = functools.partial(FUNCTIONS.get(collate_type), **collate_cfg)
+    packers = [t for t in iter_transforms(dataset.pipeline.transforms)
+               if type(t).__name__ == 'PackGazeInputs']
+    config_with_map = bool(packers and packers[0].with_map)
+    config_defers = bool(packers and packers[0].defer_targets)
+
+    def run_samples(count):
+        """``count`` samples as a DataLoader worker makes them: ``batch_size``
+        samples through the pipeline, then the config's collate of them."""
+        batch = []
+        for i in range(count):
+            batch.append(dataset[i % len(dataset)])
+            if len(batch) == batch_size or i == count - 1:
+                timed_collate(batch)
+                batch = []
+
+    def measure(with_map=None, defer=None, cold=False):
+        """Time ``num`` samples; ``with_map`` / ``defer`` override the packer's
+        settings (full maps are never deferred).
 
         ``cold``: ``GazeHeatmap``'s per-image cache of cleaned + fused fixations is
         emptied first (the first epoch); otherwise it is filled by one untimed pass
         over the same samples (every later epoch: the steady state of training).
         """
-        for t in iter_transforms(dataset.pipeline.transforms):
-            if type(t).__name__ == 'PackGazeInputs' and with_map is not None:
-                t.with_map = with_map
-        for i in range(min(10, len(dataset))):  # warm-up (imports, caches)
-            dataset[len(dataset) - 1 - i]
+        for packer in packers:
+            packer.with_map = config_with_map if with_map is None else with_map
+            packer.defer_targets = (config_defers if defer is None else defer
+                                    ) and not packer.with_map
+        run_samples(min(10, len(dataset)))  # warm-up (imports, caches)
         if cold:
             clear_gaze_caches()
         else:
-            for i in range(num):
-                dataset[i % len(dataset)]
+            run_samples(num)
         timer.seconds.clear()
         timer.calls.clear()
         start = time.perf_counter()
-        for i in range(num):
-            dataset[i % len(dataset)]
+        run_samples(num)
         wall = time.perf_counter() - start
         s = dict(timer.seconds)
         total = {name: v for (cat, name), v in s.items() if cat == 'total'}
@@ -259,19 +285,22 @@ def main():
         geometry_steps = (s.get(('gaze', 'apply_view_step'), 0.0) +
                           s.get(('gaze', 'crop_resize_step'), 0.0))
         labels = s.get(('image', 'labels_to_tensors'), 0.0)
-        gaze = (total.get('GazeHeatmap', 0.0) + geometry_steps +
-                total.get('PackGazeInputs', 0.0) - s[('image', 'PackInputs')] -
-                labels)
-        image = top_level - gaze  # everything else the pipeline does is image work
-        views = timer.calls[('gaze', 'render_views')]
-        render = s[('gaze', 'render_views')]
+        render = s.get(('gaze', 'render_views'), 0.0)
+        collate_targets = s.get(('gaze', 'complete_gaze_targets'), 0.0)
+        packing = (total.get('PackGazeInputs', 0.0) - s[('image', 'PackInputs')] -
+                   render - labels)
+        gaze = (total.get('GazeHeatmap', 0.0) + geometry_steps + render + packing +
+                collate_targets)
+        # everything else the pipeline and the collate do is image work
+        image = top_level + s[('total', 'collate')] - gaze
+        views = (timer.calls[('gaze', 'render_views')] +
+                 timer.calls[('gaze', 'complete_gaze_targets')])
         parts = dict(GazeHeatmap=total.get('GazeHeatmap', 0.0),
-                     geometry_steps=geometry_steps,
-                     render_views=render,
-                     packing=(total.get('PackGazeInputs', 0.0) -
-                              s[('image', 'PackInputs')] - render - labels))
+                     geometry_steps=geometry_steps, render_views=render,
+                     packing=packing, collate_targets=collate_targets)
         return dict(ratio=gaze / image, gaze=gaze, image=image, wall=wall,
-                    views=views, render=render, total=total, parts=parts)
+                    views=views, render=render + collate_targets, total=total,
+                    parts=parts, collate=s[('total', 'collate')])
 
     timer = Timer()
     instrument(dataset.pipeline, timer)
@@ -282,10 +311,18 @@ def main():
                ('image', 'labels_to_tensors'))
     timer.wrap(formatting, 'render_source_views', ('gaze', 'render_views'),
                count=lambda args: len(args[3]))
+    # gaze_collate calls it through the module: views completed per call
+    timer.wrap(collate, 'complete_gaze_targets',
+               ('gaze', 'complete_gaze_targets'),
+               count=lambda args: sum(len(s.gaze_pending.geometries)
+                                      for s in args[0] if 'gaze_pending' in s))
+
+    def timed_collate(batch):
+        start = time.perf_counter()
+        collate_fn(batch)
+        timer.seconds[('total', 'collate')] += time.perf_counter() - start
+
     num = args.num_samples
-    packers = [t for t in iter_transforms(dataset.pipeline.transforms)
-               if type(t).__name__ == 'PackGazeInputs']
-    config_with_map = bool(packers and packers[0].with_map)
     cold_run = measure(cold=True)  # the config as it is, first epoch
     # the config as it is, later epochs: the pass with the median ratio
     config_runs = sorted((measure() for _ in range(max(1, args.repeats))),
@@ -293,8 +330,10 @@ def main():
     config_run = config_runs[len(config_runs) // 2]
     map_run = config_run if config_with_map else measure(with_map=True)
     light_run = measure(with_map=False) if config_with_map else config_run
+    # the same targets packed per sample (PackGazeInputs without defer_targets)
+    eager_run = measure(defer=False) if config_defers else None
     for packer in packers:
-        packer.with_map = config_with_map
+        packer.with_map, packer.defer_targets = config_with_map, config_defers
     num_fixations = np.mean([
         sum(len(r['fixations']) for r in (dataset.get_gaze(i)['gaze'] or
                                           {}).get('readers', []))
@@ -323,6 +362,8 @@ def main():
         gaze_to_image_cost_ratios=[round(run['ratio'], 4) for run in config_runs],
         heatmaps_per_s=round(config_run['views'] / config_run['render'], 1),
         config_renders_full_maps=config_with_map,
+        config_defers_targets=config_defers,
+        collate_fn=collate_type, batch_size=batch_size,
         gaze_ms_per_sample=ms(config_run['gaze']),
         image_ms_per_sample=ms(config_run['image']),
         pipeline_ms_per_sample=ms(config_run['wall']),
@@ -333,6 +374,8 @@ def main():
         first_epoch_gaze_to_image_cost_ratio=round(cold_run['ratio'], 4),
         first_epoch_gaze_ms_per_sample=ms(cold_run['gaze']),
         first_epoch_image_ms_per_sample=ms(cold_run['image']),
+        ratio_per_sample_targets=round((eager_run or config_run)['ratio'], 4),
+        gaze_ms_per_sample_per_sample_targets=ms((eager_run or config_run)['gaze']),
         ratio_with_full_maps=round(map_run['ratio'], 4),
         gaze_ms_per_sample_with_full_maps=ms(map_run['gaze']),
         heatmaps_per_s_with_full_maps=round(map_run['views'] / map_run['render'], 1),

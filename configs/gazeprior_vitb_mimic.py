@@ -16,9 +16,12 @@ train_pipeline = [
     dict(type='GazeMultiView', num_views=2,
          transforms=[{{_base_.view_pipeline}}]),
     dict(type='PackGazeInputs', grid={{_base_.patch_grid}}, min_view_mass=0.1,
-         with_map=False),
+         with_map=False, defer_targets=True),
 ]
+# the per-view gaze fields of a batch in one call, in the loader's worker
+# (PackGazeInputs(defer_targets=True); gazeprior_mm/datasets/collate.py)
 train_dataloader = dict(batch_size=32, num_workers=8,
+                        collate_fn=dict(_delete_=True, type='gaze_collate'),
                         dataset=dict(pipeline=train_pipeline))
 
 model = dict(

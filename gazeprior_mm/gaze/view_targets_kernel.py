@@ -6,7 +6,10 @@ masses of V views of one image with ~25 vectorised numpy/torch operations on
 M = 14, K ~ 140 fixations) their call overhead, and in a data pipeline the cache
 misses on those temporaries (the image work in between evicts them), cost several
 times the arithmetic. This module does the same computation, the normalisation
-to g̃ and the views' crop boxes / flips in one numba-compiled call.
+to g̃ and the views' crop boxes / flips in one numba-compiled call per image
+(:func:`views_targets`, the packer's), or per batch (:func:`batch_views_targets`,
+``gaze_collate``'s: the same per-image routine in a loop over the images, so the
+two agree bit for bit).
 
 Maths (as :func:`~gazeprior_mm.gaze.heatmap.source_views_patch_mass`): view v maps
 the source axis-wise, ``x' = a_x x + b_x``; its patch borders ``e_c`` map back to
@@ -183,11 +186,57 @@ def views_targets(fixations, weights, sigma_x, sigma_y, coefficients, height,
         (:func:`view_crop_box`) and ``flip`` bool (V,) (``a_x < 0``).
     """
     num_views = coefficients.shape[0]
-    weights_out = np.empty((num_views, grid_h * grid_w), np.float32)
-    keep_out = np.empty(num_views, np.bool_)
-    mass_out = np.empty(num_views, np.float32)
-    box_out = np.empty((num_views, 4), np.float32)
-    flip_out = np.empty(num_views, np.bool_)
+    outputs = (np.empty((num_views, grid_h * grid_w), np.float32),
+               np.empty(num_views, np.bool_), np.empty(num_views, np.float32),
+               np.empty((num_views, 4), np.float32), np.empty(num_views, np.bool_))
+    _views_targets_into(fixations, weights, sigma_x, sigma_y, coefficients, height,
+                        width, grid_h, grid_w, min_view_mass, *outputs)
+    return outputs
+
+
+@_jit
+def batch_views_targets(fixations, weights, offsets, sigmas, coefficients, height,
+                        width, grid_h, grid_w, min_view_mass):
+    """:func:`views_targets` of B images with V views each, in one call.
+
+    The images' fixations are concatenated: image b owns rows
+    ``offsets[b]:offsets[b + 1]`` (an empty range: no gaze).
+
+    Args:
+        fixations (np.ndarray): float32 (sum K_b, 2) x, y in each source grid.
+        weights (np.ndarray): float32 (sum K_b,), each image's summing to 1.
+        offsets (np.ndarray): int64 (B + 1,) row offsets, ``offsets[0] = 0``.
+        sigmas (np.ndarray): float64 (B, 2) (sigma_x, sigma_y) in source pixels.
+        coefficients (np.ndarray): float64 (B, V, 4) as in :func:`views_targets`.
+        height, width, grid_h, grid_w, min_view_mass: shared by the B images,
+            as in :func:`views_targets`.
+
+    Returns:
+        tuple: the outputs of :func:`views_targets` with a leading B axis:
+        (B, V, M_h * M_w), (B, V), (B, V), (B, V, 4), (B, V).
+    """
+    num_images, num_views = coefficients.shape[0], coefficients.shape[1]
+    outputs = (np.empty((num_images, num_views, grid_h * grid_w), np.float32),
+               np.empty((num_images, num_views), np.bool_),
+               np.empty((num_images, num_views), np.float32),
+               np.empty((num_images, num_views, 4), np.float32),
+               np.empty((num_images, num_views), np.bool_))
+    for b in range(num_images):
+        start, stop = offsets[b], offsets[b + 1]
+        _views_targets_into(fixations[start:stop], weights[start:stop],
+                            sigmas[b, 0], sigmas[b, 1], coefficients[b], height,
+                            width, grid_h, grid_w, min_view_mass, outputs[0][b],
+                            outputs[1][b], outputs[2][b], outputs[3][b],
+                            outputs[4][b])
+    return outputs
+
+
+@_jit
+def _views_targets_into(fixations, weights, sigma_x, sigma_y, coefficients, height,
+                        width, grid_h, grid_w, min_view_mass, weights_out,
+                        keep_out, mass_out, box_out, flip_out):
+    """:func:`views_targets` into given (V, ...) outputs."""
+    num_views = coefficients.shape[0]
     num_fix = fixations.shape[0]
     inv_sigma_x = 1.0 / max(sigma_x, _MIN_SIGMA)
     inv_sigma_y = 1.0 / max(sigma_y, _MIN_SIGMA)
@@ -222,7 +271,6 @@ def views_targets(fixations, weights, sigma_x, sigma_y, coefficients, height,
         for r in range(grid_h):
             for c in range(grid_w):
                 weights_out[v, r * grid_w + c] = min(patch[r, c] * scale, 1.0)
-    return weights_out, keep_out, mass_out, box_out, flip_out
 
 
 #: the keys the targets of :func:`views_targets` are packed under, in its order
@@ -232,10 +280,14 @@ TARGET_KEYS = ('gaze_weights', 'view_has_gaze', 'gaze_view_mass', 'crop_box', 'f
 def warm_up() -> None:
     """Compile (or load from numba's cache) :func:`views_targets` for the argument
     types the pipeline passes: read-only fixations / weights (``GazeHeatmap``'s
-    cached arrays) and writable ones (images without gaze, direct calls)."""
+    cached arrays) and writable ones (images without gaze, direct calls); and
+    :func:`batch_views_targets` (the collate's concatenated arrays)."""
     identity = np.array([[1.0, 1.0, 0.0, 0.0]])  # (a_y, a_x, b_y, b_x)
     for writeable in (True, False):
         fixations = np.full((1, 2), 3.0, np.float32)
         weights = np.ones(1, np.float32)
         fixations.flags.writeable = weights.flags.writeable = writeable
         views_targets(fixations, weights, 1.0, 1.0, identity, 8, 8, 2, 2, 0.1)
+    batch_views_targets(np.full((1, 2), 3.0, np.float32), np.ones(1, np.float32),
+                        np.array([0, 1, 1]), np.ones((2, 2)),
+                        np.stack([identity, identity]), 8, 8, 2, 2, 0.1)

@@ -1,5 +1,5 @@
 """Per-view gaze targets and packing of gaze into mmpretrain ``DataSample`` s."""
-from typing import Sequence, Union
+from typing import NamedTuple, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -180,9 +180,8 @@ def _check_view(results: dict) -> None:
                        f'image {results.get("img_id", results.get("img_path"))!r}')
 
 
-def _view_targets(results: dict, geometries: list, imgs: list, grid,
-                  min_view_mass: float, with_map: bool) -> dict:
-    """:func:`render_source_views` of the V views of one results dict."""
+def _check_views(results: dict, geometries: list, imgs: list) -> None:
+    """All views one size, and each the size its gaze geometry says."""
     view_shape = imgs[0].shape[:2]
     for img, geometry in zip(imgs, geometries):
         if img.shape[:2] != view_shape:
@@ -194,14 +193,62 @@ def _view_targets(results: dict, geometries: list, imgs: list, grid,
                 f'is {view_shape} but its gaze geometry says {geometry.view_shape}: '
                 'a transform changed the image without carrying the gaze (use the '
                 'Gaze* geometric transforms)')
+
+
+def _source_gaze(results: dict) -> tuple:
+    """(fixations, weights, sigma) in the source grid, as ``GazeHeatmap`` set them."""
     fixations = results['gaze_fixations']
     sigma = results['gaze_sigma']
     weights = results['gaze_fixation_weights']
     if isinstance(fixations, list):  # GazeMultiView: the same source gaze per view
         fixations, sigma, weights = fixations[0], sigma[0], weights[0]
+    return fixations, weights, sigma
+
+
+def _view_targets(results: dict, geometries: list, imgs: list, grid,
+                  min_view_mass: float, with_map: bool) -> dict:
+    """:func:`render_source_views` of the V views of one results dict."""
+    _check_views(results, geometries, imgs)
+    fixations, weights, sigma = _source_gaze(results)
     return render_source_views(fixations, weights, sigma, geometries, grid,
                                bool(results.get('has_gaze', False)),
                                min_view_mass, with_map)
+
+
+#: (key of the targets, data field) that :func:`set_gaze_fields` packs
+GAZE_FIELDS = (('gaze_weights', 'gaze_weights'), ('view_has_gaze', 'has_gaze'),
+               ('gaze_view_mass', 'gaze_view_mass'), ('crop_box', 'crop_box'),
+               ('flip', 'flip'), ('gaze_map', 'gaze_map'))
+
+
+def set_gaze_fields(sample, targets: dict) -> None:
+    """Put the targets of :func:`render_source_views` (arrays) or of the batch
+    collate (tensors) into ``sample`` as tensors, sharing their memory: the data
+    fields ``GAZE_FIELDS`` (``gaze_map`` only when present)."""
+    for key, field in GAZE_FIELDS:
+        value = targets.get(key)
+        if value is not None:
+            sample.set_field(value if isinstance(value, torch.Tensor) else
+                             torch.from_numpy(value), field)
+
+
+class PendingGazeTargets(NamedTuple):
+    """A sample's source gaze and view geometry, left by
+    ``PackGazeInputs(defer_targets=True)`` in its ``gaze_pending`` data field for
+    :func:`gazeprior_mm.datasets.collate.gaze_collate` to turn into the gaze
+    fields of the batch in one call.
+
+    Fields: ``fixations`` float32 (K, 2) and ``weights`` float32 (K,) in the source
+    grid; ``sigma`` (sx, sy) source pixels; ``geometries`` the V views'
+    ``ViewGeometry``; ``grid`` (M_h, M_w); ``min_view_mass``; ``has_gaze``.
+    """
+    fixations: np.ndarray
+    weights: np.ndarray
+    sigma: Tuple[float, float]
+    geometries: tuple
+    grid: Tuple[int, int]
+    min_view_mass: float
+    has_gaze: bool
 
 
 @TRANSFORMS.register_module()
@@ -260,9 +307,18 @@ class PackGazeInputs(PackInputs):
         with_map (bool): pack the full-resolution ``gaze_map``. Defaults to True
             (the contract). g̃, ``has_gaze`` and the masses are always computed
             exactly from the fixations (:func:`render_source_views`) and are identical
-            either way; pipelines whose consumers only need them (all pre-training
-            configs) switch the maps off: a full map per view costs several times
-            the targets (benchmarks/gaze_pipeline.py: ``ratio_with_full_maps``).
+            either way; pipelines whose consumers only need them (the GazePrior
+            pre-training configs) switch the maps off: a full map per view costs
+            several times the targets (benchmarks/gaze_pipeline.py:
+            ``ratio_with_full_maps``).
+        defer_targets (bool): leave the per-view gaze fields (``gaze_weights``,
+            ``has_gaze``, ``gaze_view_mass``, ``crop_box``, ``flip``) to the batch
+            collate ``collate_fn=dict(type='gaze_collate')``, which computes them
+            for the whole batch in one compiled call, equal to the per-sample ones
+            (:mod:`gazeprior_mm.datasets.collate`). The sample then carries a
+            ``gaze_pending`` data field (:class:`PendingGazeTargets`) instead,
+            until the collate replaces it; everything else is packed as usual.
+            Needs ``with_map=False``. Defaults to False.
         algorithm_keys (Sequence[str]): extra keys packed as data fields.
         meta_keys (Sequence[str]): keys packed as metainfo. ``flip`` is a data field
             here, so it must not be a meta key.
@@ -272,6 +328,7 @@ class PackGazeInputs(PackInputs):
                  grid: Union[int, Sequence[int]] = 14,
                  min_view_mass: float = 0.1,
                  with_map: bool = True,
+                 defer_targets: bool = False,
                  input_key: str = 'img',
                  algorithm_keys: Sequence[str] = ('gt_label_mask', 'gt_label_raw'),
                  meta_keys: Sequence[str] = ('sample_idx', 'img_id', 'img_path',
@@ -279,11 +336,15 @@ class PackGazeInputs(PackInputs):
         if 'flip' in meta_keys:
             raise ValueError("'flip' is a data field of PackGazeInputs, "
                              'remove it from meta_keys')
+        if defer_targets and with_map:
+            raise ValueError('PackGazeInputs(defer_targets=True) computes no '
+                             'full-resolution maps: set with_map=False')
         super().__init__(input_key=input_key, algorithm_keys=algorithm_keys,
                          meta_keys=meta_keys)
         self.grid = grid
         self.min_view_mass = min_view_mass
         self.with_map = with_map
+        self.defer_targets = defer_targets
 
     def _views(self, results: dict):
         """The V view images and their geometries (V = 1 without
@@ -301,11 +362,6 @@ class PackGazeInputs(PackInputs):
             _check_view({'img_id': results.get('img_id')})  # raises, names image
         return imgs, geometries
 
-    #: (key of the targets, data field) packed for every sample
-    _GAZE_FIELDS = (('gaze_weights', 'gaze_weights'), ('view_has_gaze', 'has_gaze'),
-                    ('gaze_view_mass', 'gaze_view_mass'), ('crop_box', 'crop_box'),
-                    ('flip', 'flip'))
-
     def _labels_to_tensors(self, sample) -> None:
         """The numpy label fields (``gt_label_mask`` ...) as tensors."""
         for key in self.algorithm_keys:
@@ -316,19 +372,33 @@ class PackGazeInputs(PackInputs):
     def transform(self, results: dict) -> dict:
         packed = super().transform(results)
         imgs, geometries = self._views(results)
-        targets = _view_targets(results, geometries, imgs, self.grid,
-                                self.min_view_mass, self.with_map)
         sample = packed['data_samples']
         self._labels_to_tensors(sample)
-        for key, field in self._GAZE_FIELDS:
-            sample.set_field(torch.from_numpy(targets[key]), field)
-        if self.with_map:
-            sample.set_field(torch.from_numpy(targets['gaze_map']), 'gaze_map')
+        if self.defer_targets:
+            sample.set_field(self._pending(results, geometries, imgs),
+                             'gaze_pending')
+        else:
+            set_gaze_fields(sample, _view_targets(
+                results, geometries, imgs, self.grid, self.min_view_mass,
+                self.with_map))
         sample.set_field(geometries[0].view_shape, 'view_shape',
                          field_type='metainfo')
         return packed
 
+    def _pending(self, results: dict, geometries: list,
+                 imgs: list) -> PendingGazeTargets:
+        """What the collate needs for this sample's gaze fields (checked now, so
+        that errors still name the image)."""
+        _check_views(results, geometries, imgs)
+        fixations, weights, sigma = _source_gaze(results)
+        grid = ((self.grid, self.grid) if isinstance(self.grid, (int, np.integer))
+                else tuple(self.grid))
+        return PendingGazeTargets(
+            fixations, weights, (float(sigma[0]), float(sigma[1])),
+            tuple(geometries), grid, float(self.min_view_mass),
+            bool(results.get('has_gaze', False)))
+
     def __repr__(self) -> str:
         return (super().__repr__()[:-1] +
                 f', grid={self.grid}, min_view_mass={self.min_view_mass}, '
-                f'with_map={self.with_map})')
+                f'with_map={self.with_map}, defer_targets={self.defer_targets})')

@@ -160,6 +160,12 @@ class GazePrior(BaseSelfSupervisor):
         """Stack one per-view field of every sample, (N, V, ...)."""
         values = [sample.get(key) for sample in data_samples]
         missing = [i for i, v in enumerate(values) if v is None]
+        if missing and 'gaze_pending' in data_samples[missing[0]]:
+            raise KeyError(
+                f'data sample {missing[0]} has no {key!r} yet: it was packed with '
+                'PackGazeInputs(defer_targets=True), whose gaze fields the batch '
+                "collate computes: set the dataloader's collate_fn=dict("
+                "_delete_=True, type='gaze_collate')")
         if missing:
             raise KeyError(f'data sample {missing[0]} has no {key!r} (and '
                            f'{len(missing) - 1} more): pack the views with '
