@@ -314,8 +314,9 @@ def main():
     # gaze_collate calls it through the module: views completed per call
     timer.wrap(collate, 'complete_gaze_targets',
                ('gaze', 'complete_gaze_targets'),
-               count=lambda args: sum(len(s.gaze_pending.geometries)
-                                      for s in args[0] if 'gaze_pending' in s))
+               count=lambda args: sum(
+                   len(s.get(collate.PENDING_FIELD).geometries) for s in args[0]
+                   if collate.PENDING_FIELD in s))
 
     def timed_collate(batch):
         start = time.perf_counter()

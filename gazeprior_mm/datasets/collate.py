@@ -23,11 +23,8 @@ from mmengine.dataset import default_collate
 from gazeprior_mm.gaze.view_targets_kernel import (HAS_NUMBA, TARGET_KEYS,
                                                   batch_views_targets)
 from gazeprior_mm.registry import FUNCTIONS
-from .transforms.formatting import (_NO_FIXATIONS, _NO_WEIGHTS,
-                                   render_source_views, set_gaze_fields)
-
-#: the data field ``PackGazeInputs(defer_targets=True)`` leaves for the collate
-PENDING_FIELD = 'gaze_pending'
+from .transforms.formatting import (PENDING_FIELD, render_source_views,
+                                   set_gaze_fields)
 
 
 def _data_samples(data_batch: Sequence) -> List:
@@ -70,8 +67,9 @@ def complete_gaze_targets(data_samples: Sequence) -> int:
             targets = _batch_targets([p for _, p in members], height, width,
                                      grid_h, grid_w, min_view_mass)
         else:
+            # K = 0 for an image without gaze (PendingGazeTargets)
             targets = [render_source_views(
-                p.fixations, p.weights, p.sigma, p.geometries, p.grid, p.has_gaze,
+                p.fixations, p.weights, p.sigma, p.geometries, p.grid, True,
                 p.min_view_mass, with_map=False, use_kernel=False)
                 for _, p in members]
         for (sample, _), sample_targets in zip(members, targets):
@@ -84,17 +82,13 @@ def _batch_targets(pending: list, height: int, width: int, grid_h: int,
                    grid_w: int, min_view_mass: float) -> List[dict]:
     """The targets of B samples sharing views / grid (one kernel call), as
     per-sample tensors (views of the batch's arrays)."""
-    fixations, weights = [], []
-    for p in pending:
-        with_gaze = p.has_gaze and len(p.fixations) > 0
-        fixations.append(p.fixations if with_gaze else _NO_FIXATIONS)
-        weights.append(p.weights if with_gaze else _NO_WEIGHTS)
     offsets = np.zeros(len(pending) + 1, np.int64)
-    np.cumsum([len(f) for f in fixations], out=offsets[1:])
+    np.cumsum([len(p.fixations) for p in pending], out=offsets[1:])
     coefficients = np.array([[g.coefficients for g in p.geometries]
                              for p in pending])
     outputs = batch_views_targets(
-        np.concatenate(fixations), np.concatenate(weights), offsets,
+        np.concatenate([p.fixations for p in pending]),
+        np.concatenate([p.weights for p in pending]), offsets,
         np.array([p.sigma for p in pending], np.float64), coefficients, height,
         width, grid_h, grid_w, min_view_mass)
     # one tensor per output, split into per-sample views (not B from_numpy calls)

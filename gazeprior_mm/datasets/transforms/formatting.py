@@ -14,6 +14,11 @@ from gazeprior_mm.registry import TRANSFORMS
 
 _TINY = float(np.finfo(np.float32).tiny)
 
+def _grid_shape(grid) -> Tuple[int, int]:
+    """(M_h, M_w) of a patch grid given as M or (M_h, M_w)."""
+    return (grid, grid) if isinstance(grid, (int, np.integer)) else tuple(grid)
+
+
 #: keys a view needs for its targets (per view under ``GazeMultiView``)
 VIEW_GAZE_KEYS = ('gaze_fixations', 'gaze_fixation_weights', 'gaze_sigma',
                   'gaze_geometry')
@@ -53,7 +58,7 @@ def render_views(fixations: np.ndarray, weights: np.ndarray, sigmas: np.ndarray,
         (V,).
     """
     height, width = int(view_shape[0]), int(view_shape[1])
-    grid_h, grid_w = (grid, grid) if np.isscalar(grid) else tuple(grid)
+    grid_h, grid_w = _grid_shape(grid)
     num_views = len(fixations)
     if not has_gaze or fixations.shape[1] == 0:
         return _empty_targets(num_views, (height, width), grid_h, grid_w, with_map)
@@ -131,15 +136,13 @@ def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
         and ``flip`` bool (V,) (``ViewGeometry.crop_box`` / ``flip``).
     """
     height, width = geometries[0].view_shape
-    grid_h, grid_w = ((grid, grid) if isinstance(grid, (int, np.integer)) else
-                      tuple(grid))
+    grid_h, grid_w = _grid_shape(grid)
     num_views = len(geometries)
     with_gaze = has_gaze and len(fixations) > 0
     # per view (a_y, a_x, b_y, b_x): view = a * source + b, per axis
     coef = np.array([g.coefficients for g in geometries])
     if use_kernel and HAS_NUMBA:
-        if not with_gaze:
-            fixations, weights = _NO_FIXATIONS, _NO_WEIGHTS
+        fixations, weights = _kernel_gaze(fixations, weights, has_gaze)
         targets = dict(zip(TARGET_KEYS, views_targets(
             fixations, weights, float(sigma[0]), float(sigma[1]), coef, height,
             width, grid_h, grid_w, float(min_view_mass))))
@@ -171,6 +174,14 @@ def render_source_views(fixations: np.ndarray, weights: np.ndarray, sigma,
 
 _NO_FIXATIONS = np.zeros((0, 2), np.float32)
 _NO_WEIGHTS = np.zeros(0, np.float32)
+
+
+def _kernel_gaze(fixations: np.ndarray, weights: np.ndarray, has_gaze: bool):
+    """The (fixations, weights) the kernel takes: the image's, or K = 0 ones for
+    an image without gaze (its targets are then zeros)."""
+    if has_gaze and len(fixations) > 0:
+        return fixations, weights
+    return _NO_FIXATIONS, _NO_WEIGHTS
 
 
 def _check_view(results: dict) -> None:
@@ -239,8 +250,9 @@ class PendingGazeTargets(NamedTuple):
     fields of the batch in one call.
 
     Fields: ``fixations`` float32 (K, 2) and ``weights`` float32 (K,) in the source
-    grid; ``sigma`` (sx, sy) source pixels; ``geometries`` the V views'
-    ``ViewGeometry``; ``grid`` (M_h, M_w); ``min_view_mass``; ``has_gaze``.
+    grid (K = 0 for an image without gaze); ``sigma`` (sx, sy) source pixels;
+    ``geometries`` the V views' ``ViewGeometry``; ``grid`` (M_h, M_w);
+    ``min_view_mass``.
     """
     fixations: np.ndarray
     weights: np.ndarray
@@ -248,7 +260,10 @@ class PendingGazeTargets(NamedTuple):
     geometries: tuple
     grid: Tuple[int, int]
     min_view_mass: float
-    has_gaze: bool
+
+
+#: the data field ``PackGazeInputs(defer_targets=True)`` leaves for the collate
+PENDING_FIELD = 'gaze_pending'
 
 
 @TRANSFORMS.register_module()
@@ -376,7 +391,7 @@ class PackGazeInputs(PackInputs):
         self._labels_to_tensors(sample)
         if self.defer_targets:
             sample.set_field(self._pending(results, geometries, imgs),
-                             'gaze_pending')
+                             PENDING_FIELD)
         else:
             set_gaze_fields(sample, _view_targets(
                 results, geometries, imgs, self.grid, self.min_view_mass,
@@ -391,12 +406,11 @@ class PackGazeInputs(PackInputs):
         that errors still name the image)."""
         _check_views(results, geometries, imgs)
         fixations, weights, sigma = _source_gaze(results)
-        grid = ((self.grid, self.grid) if isinstance(self.grid, (int, np.integer))
-                else tuple(self.grid))
+        fixations, weights = _kernel_gaze(fixations, weights,
+                                          bool(results.get('has_gaze', False)))
         return PendingGazeTargets(
             fixations, weights, (float(sigma[0]), float(sigma[1])),
-            tuple(geometries), grid, float(self.min_view_mass),
-            bool(results.get('has_gaze', False)))
+            tuple(geometries), _grid_shape(self.grid), float(self.min_view_mass))
 
     def __repr__(self) -> str:
         return (super().__repr__()[:-1] +
