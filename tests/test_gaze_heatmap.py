@@ -102,7 +102,7 @@ def test_clean_fixations_counts_and_warns_with_image_id():
            [10.2, 2, 0.3], [3, -0.7, 0.3], [9.4, 9.4, 0.1]]
     with pytest.warns(UserWarning, match=r"image 'img-7'.*dropped 5 of 7"):
         kept, counts = clean_fixations(fix, (10, 10), image_id='img-7')
-    assert counts == dict(nan=2, negative_duration=1, outside=2, kept=2)
+    assert counts == dict(nan=1, inf=1, negative_duration=1, outside=2, kept=2)
     np.testing.assert_allclose(kept, [[1, 2, 0.3], [9.4, 9.4, 0.1]], rtol=1e-6)
 
 

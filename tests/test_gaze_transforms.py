@@ -252,7 +252,7 @@ def test_fused_gaze_is_memoised_per_image_and_warned_once():
         warnings.simplefilter('error')  # a second warning would fail here
         second = transform(make_results(fixations, img_shape=(120, 160)))
     assert second['gaze_drop_counts'] == first['gaze_drop_counts'] == dict(
-        nan=1, negative_duration=0, outside=0, kept=2)
+        nan=1, inf=0, negative_duration=0, outside=0, kept=2)
     # same gaze, twice the image size: x' = 2 (x + 1/2) - 1/2
     np.testing.assert_allclose(second['gaze_fixations'],
                                2 * (first['gaze_fixations'] + 0.5) - 0.5)
@@ -292,7 +292,7 @@ def test_all_fixations_dropped_means_no_gaze_but_counts():
     cached = transform(make_results(fixations))
     for out in (computed, cached):
         assert not out['has_gaze'] and out['gaze_fixations'].shape == (0, 2)
-        assert out['gaze_drop_counts'] == dict(nan=0, negative_duration=1,
+        assert out['gaze_drop_counts'] == dict(nan=0, inf=0, negative_duration=1,
                                                outside=1, kept=0)
         assert not out['gaze_map'].any()
 

@@ -179,6 +179,22 @@ def fuse_fixation_weights(xy: np.ndarray,
     return (weights / weights.sum()).astype(np.float32), rho
 
 
+def _with_duration(fixations: np.ndarray) -> np.ndarray:
+    """(K, 3) ``x, y, duration``: the first three columns, or ``x, y`` and a
+    duration of 1 when there is no third column.
+
+    Args:
+        fixations (np.ndarray): (K, >=2) fixations.
+
+    Returns:
+        np.ndarray: float32 (K, 3).
+    """
+    if fixations.shape[1] >= 3:
+        return fixations[:, :3]
+    return np.concatenate([fixations[:, :2], np.ones((len(fixations), 1),
+                                                      np.float32)], axis=1)
+
+
 def fuse_reader_fixations(readers: Sequence[np.ndarray],
                           size: Sequence[int],
                           sigma: SigmaType = 5.0,
@@ -194,8 +210,9 @@ def fuse_reader_fixations(readers: Sequence[np.ndarray],
         size (Sequence[int]): (H, W) of that grid.
         sigma (float | tuple): Gaussian std in pixels of that grid (agreement only).
         mode (str): 'mean' or 'agreement' (see module docstring).
-        duration_weighted (bool): weight fixations by duration within a reader
-            (needs the third column in every reader; otherwise uniform).
+        duration_weighted (bool): weight fixations by duration within a reader;
+            a reader without the third column weights its fixations equally
+            (per reader: the others keep their durations).
         agreement_size (int): see :func:`fuse_fixation_weights`.
 
     Returns:
@@ -210,12 +227,12 @@ def fuse_reader_fixations(readers: Sequence[np.ndarray],
             raise ValueError(f'mode must be one of {FUSION_MODES}, got {mode!r}')
         return (np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
                 np.zeros(num_readers))
-    with_duration = all(np.shape(r)[1] >= 3 for r in readers if len(r))
+    # a reader without durations gets a column of ones (equal weights within it)
     stacked = np.concatenate(
-        [np.asarray(r, np.float32)[:, :3 if with_duration else 2]
-         for r in readers if len(r)], axis=0)
+        [_with_duration(np.asarray(r, np.float32)) for r in readers if len(r)],
+        axis=0)
     reader_index = np.repeat(np.arange(num_readers), counts)
-    durations = stacked[:, 2] if duration_weighted and with_duration else None
+    durations = stacked[:, 2] if duration_weighted else None
     weights, rho = fuse_fixation_weights(stacked[:, :2], reader_index, num_readers,
                                          durations, size, sigma, mode,
                                          agreement_size)

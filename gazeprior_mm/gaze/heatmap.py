@@ -65,7 +65,7 @@ def _exp_inplace(values: np.ndarray) -> np.ndarray:
 SigmaType = Union[float, Sequence[float]]
 
 #: reasons a fixation row is dropped by :func:`clean_fixations`, in the order checked
-DROP_REASONS = ('nan', 'negative_duration', 'outside')
+DROP_REASONS = ('nan', 'inf', 'negative_duration', 'outside')
 
 
 def _as_pair(value: SigmaType, name: str) -> Tuple[float, float]:
@@ -335,9 +335,9 @@ def clean_fixations(fixations,
     """Drop unusable fixation rows and count why.
 
     A row is dropped, for the first reason that applies in this order, when
-    ``nan``: x or y (or the duration) is not finite; ``negative_duration``: the
-    third column is < 0; ``outside``: the point lies outside the image
-    ``[-0.5, W - 0.5] x [-0.5, H - 0.5]``.
+    ``nan``: x or y (or the duration) is NaN; ``inf``: one of them is infinite
+    (and none NaN); ``negative_duration``: the third column is < 0; ``outside``:
+    the point lies outside the image ``[-0.5, W - 0.5] x [-0.5, H - 0.5]``.
 
     Args:
         fixations (array-like): (K, 2) ``x, y`` or (K, 3) ``x, y, duration``.
@@ -366,20 +366,23 @@ def clean_fixations(fixations,
     if fix.ndim != 2 or fix.shape[1] not in (2, 3):
         raise ValueError(f'fixations of image {image_id!r} must have shape (K, 2) '
                          f'or (K, 3), got {fix.shape}')
-    is_nan = ~np.all(np.isfinite(fix), axis=1)
+    is_nan = np.isnan(fix).any(axis=1)
+    is_inf = ~is_nan & np.isinf(fix).any(axis=1)
+    not_finite = is_nan | is_inf
     is_negative = np.zeros(len(fix), dtype=bool)
     if fix.shape[1] == 3:
-        is_negative = ~is_nan & (fix[:, 2] < 0)
+        is_negative = ~not_finite & (fix[:, 2] < 0)
     x, y = fix[:, 0], fix[:, 1]
     # comparisons with NaN are False, so NaN rows are never 'inside'
     inside = (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
-    is_outside = ~inside & ~is_nan & ~is_negative
-    keep = ~(is_nan | is_negative | is_outside)
+    is_outside = ~inside & ~not_finite & ~is_negative
+    keep = ~(not_finite | is_negative | is_outside)
     num_kept = int(np.count_nonzero(keep))
     if num_kept == len(fix):  # the common case: nothing to count or copy
-        counts = dict(nan=0, negative_duration=0, outside=0, kept=num_kept)
+        counts = dict(nan=0, inf=0, negative_duration=0, outside=0, kept=num_kept)
         return (fix, counts, keep) if return_mask else (fix, counts)
     counts = dict(nan=int(is_nan.sum()),
+                  inf=int(is_inf.sum()),
                   negative_duration=int(is_negative.sum()),
                   outside=int(is_outside.sum()),
                   kept=num_kept)

@@ -13,7 +13,7 @@ import argparse
 import os.path as osp
 import sys
 
-from gazeprior_mm.datasets.converters.cli import write_report_json
+from gazeprior_mm.datasets.converters.cli import add_encoding_arg, write_report_json
 from gazeprior_mm.datasets.converters import ConversionError, convert_chexpert
 from gazeprior_mm.datasets.converters.chexpert import SPLITS
 
@@ -37,6 +37,7 @@ def parse_args(argv=None):
     parser.add_argument('--no-check-images', action='store_true')
     parser.add_argument('--report-json', default=None)
     parser.add_argument('--no-progress', action='store_true')
+    add_encoding_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -47,7 +48,8 @@ def main(argv=None):
             args.root, args.out_dir or osp.join(args.root, 'annotations'),
             splits=args.splits, frontal_only=not args.all_views, views=args.views,
             uncertain_policy=args.uncertain_policy, blank_policy=args.blank_policy,
-            check_images=not args.no_check_images, progress=not args.no_progress)
+            check_images=not args.no_check_images, progress=not args.no_progress,
+            encoding=args.encoding)
     except (ConversionError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

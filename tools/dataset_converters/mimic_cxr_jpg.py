@@ -13,7 +13,7 @@ import argparse
 import os.path as osp
 import sys
 
-from gazeprior_mm.datasets.converters.cli import write_report_json
+from gazeprior_mm.datasets.converters.cli import add_encoding_arg, write_report_json
 from gazeprior_mm.datasets.converters import ConversionError, convert_mimic_cxr_jpg
 from gazeprior_mm.datasets.converters.mimic_cxr_jpg import SPLITS
 
@@ -44,6 +44,7 @@ def parse_args(argv=None):
                         help='long side of the copies in pixels, e.g. 512')
     parser.add_argument('--report-json', default=None, help='also write the report')
     parser.add_argument('--no-progress', action='store_true')
+    add_encoding_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -57,7 +58,7 @@ def main(argv=None):
             blank_policy=args.blank_policy, check_images=not args.no_check_images,
             require_labels=args.require_labels, splits=args.splits,
             image_out=args.image_out, max_side=args.max_side,
-            progress=not args.no_progress)
+            progress=not args.no_progress, encoding=args.encoding)
     except (ConversionError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

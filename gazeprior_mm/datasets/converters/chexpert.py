@@ -13,7 +13,7 @@ import os.path as osp
 
 from tqdm import tqdm
 
-from .csv_stream import find_file, iter_csv_rows
+from .csv_stream import DEFAULT_ENCODING, check_encoding, find_file, iter_csv_rows
 from .image_size import read_image_size
 from .labels import (CHEXPERT_CLASSES, labels_to_canonical, parse_label,
                      parse_uncertain_policy)
@@ -35,7 +35,7 @@ def chexpert_relpath(path):
 
 def convert_chexpert(root, out_dir, splits=SPLITS, frontal_only=True, views=None,
                      uncertain_policy='keep', blank_policy='zero', check_images=True,
-                     progress=True):
+                     progress=True, encoding=DEFAULT_ENCODING):
     """Convert CheXpert's csv files to ``out_dir/chexpert_{split}.json``.
 
     Args:
@@ -49,11 +49,14 @@ def convert_chexpert(root, out_dir, splits=SPLITS, frontal_only=True, views=None
             by the dataset), or a per-label dict (see :mod:`.labels`).
         blank_policy (str): ``'zero'`` or ``'uncertain'`` (blank -> -1).
         check_images (bool): reject rows whose image is missing; record its size.
+        progress (bool): tqdm progress bar.
+        encoding (str): text encoding of the csv files (default UTF-8).
 
     Returns:
         ConversionReport
     """
     report = ConversionReport('CheXpert')
+    check_encoding(encoding)
     policy = parse_uncertain_policy(uncertain_policy)
     views = None if views is None else {v.strip().upper() for v in views}
     metainfo = dict(classes=list(CHEXPERT_CLASSES), dataset_name='chexpert',
@@ -64,7 +67,7 @@ def convert_chexpert(root, out_dir, splits=SPLITS, frontal_only=True, views=None
     for split in splits:
         csv_path = find_file(root, (f'{split}.csv',))
         data_list, seen = [], set()
-        rows = iter_csv_rows(csv_path, CSV_COLUMNS, report=report)
+        rows = iter_csv_rows(csv_path, CSV_COLUMNS, report=report, encoding=encoding)
         for row_no, row in tqdm(rows, desc=f'CheXpert {split}', unit='img',
                                 disable=not progress):
             rel = chexpert_relpath(row['Path'])

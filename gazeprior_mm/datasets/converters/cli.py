@@ -5,9 +5,35 @@ import json
 import os.path as osp
 import sys
 
+from .csv_stream import DEFAULT_ENCODING, check_encoding
 from .report import ConversionError
 
 MIMIC_SPLITS = ('train', 'validate', 'test')
+
+
+def encoding_arg(value):
+    """argparse ``type`` of ``--encoding``: a codec name Python knows.
+
+    Args:
+        value (str): the option's value.
+
+    Returns:
+        str: ``value``.
+    """
+    try:
+        check_encoding(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def add_encoding_arg(parser):
+    """Add ``--encoding`` (text encoding of the input csv files) to ``parser``."""
+    parser.add_argument('--encoding', type=encoding_arg, default=DEFAULT_ENCODING,
+                        help='text encoding of the input csv files (default '
+                        'utf-8, a byte-order mark is accepted); e.g. latin-1 or '
+                        'cp1252 for files an editor re-saved')
+    return parser
 
 
 def gaze_arg_parser(description, root_help):
@@ -28,11 +54,13 @@ def gaze_arg_parser(description, root_help):
     parser.add_argument('--report-json', default=None,
                         help='also write the report as JSON')
     parser.add_argument('--no-progress', action='store_true')
+    add_encoding_arg(parser)
     return parser
 
 
 def run_gaze_converter(convert, args):
-    """Run ``convert(root, ann_pairs, only_with_gaze, progress)``, print the report.
+    """Run ``convert(root, ann_pairs, only_with_gaze, progress, encoding)``, print
+    the report.
 
     Returns:
         int: exit status, 0 or 2 (structural error, message on stderr).
@@ -42,7 +70,7 @@ def run_gaze_converter(convert, args):
              for s in args.splits]
     try:
         report = convert(args.root, pairs, only_with_gaze=args.only_with_gaze,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, encoding=args.encoding)
     except ConversionError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

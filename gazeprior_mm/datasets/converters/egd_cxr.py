@@ -7,19 +7,20 @@ import numpy as np
 from tqdm import tqdm
 
 from gazeprior_mm.gaze.formats import egd
-from .csv_stream import iter_csv_rows, parse_float
+from .csv_stream import (DEFAULT_ENCODING, check_encoding, iter_csv_rows,
+                         parse_float)
 from .gaze_attach import GazeReading, attach_gaze_to_annotations
 from .report import ConversionError, ConversionReport
 
 
-def read_egd_master_sheet(path, report):
+def read_egd_master_sheet(path, report, encoding=DEFAULT_ENCODING):
     """``{dicom_id: (top, bottom, left, right)}`` pads from master_sheet.csv.
 
     Both pad column spellings (``image_top_pad`` and ``image_top``) are accepted;
     quoted multi-line fields are handled by the csv parser."""
     pads = OrderedDict()
     rows = iter_csv_rows(path, egd.MASTER_SHEET_COLUMNS, egd.MASTER_SHEET_ALIASES,
-                         report)
+                         report, encoding=encoding)
     for row_no, row in rows:
         dicom_id = row['dicom_id'].strip()
         try:
@@ -36,7 +37,8 @@ def read_egd_master_sheet(path, report):
     return pads
 
 
-def read_egd_fixations(path, known_ids, report, progress=True):
+def read_egd_fixations(path, known_ids, report, progress=True,
+                       encoding=DEFAULT_ENCODING):
     """Stream fixations.csv, grouping fixations by DICOM id in one pass.
 
     DICOM ids not in master_sheet.csv (the calibration screens, named
@@ -49,7 +51,8 @@ def read_egd_fixations(path, known_ids, report, progress=True):
     """
     groups = OrderedDict()   # dicom_id -> [session, first_row, list of tuples]
     duplicated = set()
-    rows = iter_csv_rows(path, egd.FIXATION_COLUMNS, report=report)
+    rows = iter_csv_rows(path, egd.FIXATION_COLUMNS, report=report,
+                         encoding=encoding)
     for row_no, row in tqdm(rows, desc='EGD fixations', unit='fix',
                             disable=not progress):
         dicom_id = row['DICOM_ID'].strip()
@@ -78,11 +81,12 @@ def read_egd_fixations(path, known_ids, report, progress=True):
             for k, (s, r, v) in groups.items()}
 
 
-def read_egd_bounding_boxes(path, known_ids, report):
+def read_egd_bounding_boxes(path, known_ids, report, encoding=DEFAULT_ENCODING):
     """``{dicom_id: [{name, box: (xmin, ymin, xmax, ymax)}]}`` from
     bounding_boxes.csv (columns in the order x1, x2, y1, y2)."""
     boxes = OrderedDict()
-    for row_no, row in iter_csv_rows(path, egd.BOUNDING_BOX_COLUMNS, report=report):
+    for row_no, row in iter_csv_rows(path, egd.BOUNDING_BOX_COLUMNS, report=report,
+                                     encoding=encoding):
         dicom_id = row['dicom_id'].strip()
         if dicom_id not in known_ids:
             report.reject('unknown_dicom_id', path, row_no,
@@ -100,22 +104,23 @@ def read_egd_bounding_boxes(path, known_ids, report):
     return boxes
 
 
-def read_egd_cxr(root, report, progress=True):
+def read_egd_cxr(root, report, progress=True, encoding=DEFAULT_ENCODING):
     """All EGD-CXR readings under ``root`` as ``{dicom_id: [GazeReading]}``.
 
     Fixations are ``X_ORIGINAL, Y_ORIGINAL`` (DICOM pixels) with duration ``FPOGD``;
-    ``FPOGV == 0``, negative (off-image) coordinates and non-positive durations are
-    dropped and counted by reason."""
+    ``FPOGV == 0``, negative (off-image) or non-finite coordinates and non-positive
+    or non-finite durations are dropped and counted by reason. ``encoding`` is the
+    text encoding of the csv files."""
     master_path = osp.join(root, 'master_sheet.csv')
     fix_path = osp.join(root, 'fixations.csv')
     for p in (master_path, fix_path):
         if not osp.isfile(p):
             raise ConversionError(f'{p}: file not found (EGD-CXR root is {root})')
-    pads = read_egd_master_sheet(master_path, report)
-    groups = read_egd_fixations(fix_path, pads, report, progress)
+    pads = read_egd_master_sheet(master_path, report, encoding)
+    groups = read_egd_fixations(fix_path, pads, report, progress, encoding)
     box_path = osp.join(root, 'bounding_boxes.csv')
-    boxes = read_egd_bounding_boxes(box_path, pads, report) if osp.isfile(box_path) \
-        else {}
+    boxes = read_egd_bounding_boxes(box_path, pads, report, encoding) \
+        if osp.isfile(box_path) else {}
     readings = {}
     for dicom_id in pads:
         if dicom_id not in groups:
@@ -133,15 +138,24 @@ def read_egd_cxr(root, report, progress=True):
     return readings
 
 
-def convert_egd_cxr(egd_root, ann_pairs, only_with_gaze=False, progress=True):
+def convert_egd_cxr(egd_root, ann_pairs, only_with_gaze=False, progress=True,
+                    encoding=DEFAULT_ENCODING):
     """Read EGD-CXR and attach its gaze to the annotation files ``ann_pairs``
     (``[(input, output), ...]``). Coordinates go from the DICOM grid (the image's
     ``dicom_shape``) to the stored JPG's grid (``img_shape``).
+
+    Args:
+        egd_root (str): holds master_sheet.csv, fixations.csv, bounding_boxes.csv.
+        ann_pairs (Sequence[tuple[str, str]]): annotation files (input, output).
+        only_with_gaze (bool): write only the images that have gaze.
+        progress (bool): tqdm progress bars.
+        encoding (str): text encoding of the csv files (default UTF-8).
 
     Returns:
         ConversionReport
     """
     report = ConversionReport('EGD-CXR')
-    readings = read_egd_cxr(egd_root, report, progress)
+    check_encoding(encoding)
+    readings = read_egd_cxr(egd_root, report, progress, encoding)
     return attach_gaze_to_annotations(ann_pairs, readings, report, only_with_gaze,
                                       progress, source_name='egd-cxr')

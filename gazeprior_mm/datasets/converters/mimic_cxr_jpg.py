@@ -18,7 +18,8 @@ import os.path as osp
 
 from tqdm import tqdm
 
-from .csv_stream import find_file, iter_csv_rows
+from .csv_stream import (DEFAULT_ENCODING, check_encoding, find_file,
+                         iter_csv_rows, parse_int)
 from .image_resize import write_resized_copy
 from .image_size import read_image_size
 from .labels import (CHEXPERT_CLASSES, labels_to_canonical, parse_label,
@@ -40,16 +41,19 @@ def mimic_jpg_relpath(subject_id, study_id, dicom_id):
     return f'files/p{subject_id[:2]}/p{subject_id}/s{study_id}/{dicom_id}.jpg'
 
 
-def read_mimic_labels(path, report, uncertain_policy='keep', blank_policy='zero'):
+def read_mimic_labels(path, report, uncertain_policy='keep', blank_policy='zero',
+                      encoding=DEFAULT_ENCODING):
     """Stream a CheXpert/NegBio label csv into ``{(subject_id, study_id): gt_label}``.
 
     Labels are per study. The csv's columns are alphabetical; they are reordered to
     ``CHEXPERT_CLASSES``. Rows with a value other than 1/0/-1/blank, or a study listed
-    twice, are rejected and counted."""
+    twice, are rejected and counted (messages name the study id, never the patient
+    id)."""
     policy = parse_uncertain_policy(uncertain_policy)
     labels = {}
     required = ('subject_id', 'study_id') + CHEXPERT_CLASSES
-    for row_no, row in iter_csv_rows(path, required, report=report):
+    for row_no, row in iter_csv_rows(path, required, report=report,
+                                     encoding=encoding):
         key = (row['subject_id'].strip(), row['study_id'].strip())
         try:
             values = [parse_label(row[name]) for name in CHEXPERT_CLASSES]
@@ -58,16 +62,18 @@ def read_mimic_labels(path, report, uncertain_policy='keep', blank_policy='zero'
             continue
         if key in labels:
             report.reject('duplicated_study', path, row_no,
-                          f'study {key} already labelled; keeping the first row')
+                          f'study_id {key[1]} already labelled; keeping the '
+                          'first row')
             continue
         labels[key] = labels_to_canonical(values, policy, blank_policy)
     return labels
 
 
-def read_mimic_splits(path, report):
+def read_mimic_splits(path, report, encoding=DEFAULT_ENCODING):
     """Stream the split csv into ``{dicom_id: split}``."""
     splits = {}
-    for row_no, row in iter_csv_rows(path, ('dicom_id', 'split'), report=report):
+    for row_no, row in iter_csv_rows(path, ('dicom_id', 'split'), report=report,
+                                     encoding=encoding):
         split = row['split'].strip()
         if split not in SPLITS:
             report.reject('unknown_split', path, row_no,
@@ -80,7 +86,8 @@ def read_mimic_splits(path, report):
 def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
                           uncertain_policy='keep', blank_policy='zero',
                           check_images=True, require_labels=False, splits=SPLITS,
-                          image_out=None, max_side=None, progress=True):
+                          image_out=None, max_side=None, progress=True,
+                          encoding=DEFAULT_ENCODING):
     """Convert MIMIC-CXR-JPG to ``out_dir/mimic_{split}.json``.
 
     Args:
@@ -104,6 +111,9 @@ def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
             onto the copies' grid.
         max_side (int | None): long side of the copies (required with image_out).
         progress (bool): tqdm progress bar.
+        encoding (str): text encoding of the csv files (default UTF-8).
+
+    Messages name images by ``dicom_id``, never by the patient's ``subject_id``.
 
     Returns:
         ConversionReport: counts of images written per split and rows rejected.
@@ -113,11 +123,13 @@ def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
         raise ValueError('image_out and max_side go together')
     if labels not in LABEL_FILES:
         raise ValueError(f'labels must be one of {list(LABEL_FILES)}, got {labels!r}')
+    check_encoding(encoding)
     meta_path = find_file(root, METADATA_FILES)
     split_path = find_file(root, SPLIT_FILES)
     label_path = find_file(root, LABEL_FILES[labels])
-    study_labels = read_mimic_labels(label_path, report, uncertain_policy, blank_policy)
-    dicom_split = read_mimic_splits(split_path, report)
+    study_labels = read_mimic_labels(label_path, report, uncertain_policy, blank_policy,
+                                     encoding)
+    dicom_split = read_mimic_splits(split_path, report, encoding)
     policy = parse_uncertain_policy(uncertain_policy)
     blank_labels = labels_to_canonical([None] * len(CHEXPERT_CLASSES), policy,
                                        blank_policy)
@@ -125,7 +137,7 @@ def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
     data_lists = {split: [] for split in splits}
     seen = set()
     required = ('dicom_id', 'subject_id', 'study_id', 'ViewPosition', 'Rows', 'Columns')
-    rows = iter_csv_rows(meta_path, required, report=report)
+    rows = iter_csv_rows(meta_path, required, report=report, encoding=encoding)
     for row_no, row in tqdm(rows, desc='MIMIC-CXR-JPG', unit='img',
                             disable=not progress):
         dicom_id = row['dicom_id'].strip()
@@ -151,13 +163,14 @@ def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
             report.count('skipped', f'split_{split}')
             continue
         try:
-            dicom_shape = [int(row['Rows']), int(row['Columns'])]
+            dicom_shape = [parse_int(row['Rows'], 'Rows'),
+                           parse_int(row['Columns'], 'Columns')]
             if min(dicom_shape) <= 0:
-                raise ValueError
-        except ValueError:
+                raise ValueError(f'Rows/Columns {row["Rows"]!r}/'
+                                 f'{row["Columns"]!r} are not positive')
+        except ValueError as e:
             report.reject('malformed_row', meta_path, row_no,
-                          f'Rows/Columns {row["Rows"]!r}/{row["Columns"]!r} are not '
-                          'positive integers')
+                          f'dicom_id {dicom_id}: {e}')
             continue
         rel = mimic_jpg_relpath(subject_id, study_id, dicom_id)
         img_shape = dicom_shape
@@ -166,17 +179,20 @@ def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
                 img_shape = list(read_image_size(osp.join(root, rel)))
             except FileNotFoundError:
                 report.reject('missing_image', meta_path, row_no,
-                              f'{osp.join(root, rel)} does not exist')
+                              f'dicom_id {dicom_id}: {osp.join(root, rel)} does not '
+                              'exist')
                 continue
             except ValueError as e:
-                report.reject('unreadable_image', meta_path, row_no, str(e))
+                report.reject('unreadable_image', meta_path, row_no,
+                              f'dicom_id {dicom_id}: {e}')
                 continue
             if img_shape != dicom_shape:
                 aspect_img = img_shape[1] / img_shape[0]
                 aspect_dcm = dicom_shape[1] / dicom_shape[0]
                 if abs(aspect_img / aspect_dcm - 1) > ASPECT_TOLERANCE:
                     report.reject('size_mismatch', meta_path, row_no,
-                                  f'{rel} is {img_shape[0]}x{img_shape[1]} (HxW) but '
+                                  f'dicom_id {dicom_id}: the JPG is '
+                                  f'{img_shape[0]}x{img_shape[1]} (HxW) but '
                                   f'metadata says Rows x Columns = '
                                   f'{dicom_shape[0]}x{dicom_shape[1]}')
                     continue
@@ -186,11 +202,11 @@ def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
         if gt_label is None:
             if require_labels:
                 report.reject('no_label_row', meta_path, row_no,
-                              f'study ({subject_id}, {study_id}) has no row in '
+                              f'dicom_id {dicom_id}: its study has no row in '
                               f'{label_path}')
                 continue
             report.count('notes', 'images_without_label_row_(blank_labels)',
-                         message=f'study ({subject_id}, {study_id})')
+                         message=f'{meta_path}, row {row_no}: dicom_id {dicom_id}')
             gt_label = list(blank_labels)
         if image_out is not None:
             try:
@@ -199,10 +215,12 @@ def convert_mimic_cxr_jpg(root, out_dir, views=('PA', 'AP'), labels='chexpert',
                     img_shape if check_images else None)
             except FileNotFoundError:
                 report.reject('missing_image', meta_path, row_no,
-                              f'{osp.join(root, rel)} does not exist')
+                              f'dicom_id {dicom_id}: {osp.join(root, rel)} does not '
+                              'exist')
                 continue
             except ValueError as e:
-                report.reject('unreadable_image', meta_path, row_no, str(e))
+                report.reject('unreadable_image', meta_path, row_no,
+                              f'dicom_id {dicom_id}: {e}')
                 continue
             img_shape = list(img_shape)
             report.count('written', 'resized_copies_written' if written

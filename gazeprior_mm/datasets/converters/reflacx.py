@@ -7,7 +7,8 @@ import numpy as np
 from tqdm import tqdm
 
 from gazeprior_mm.gaze.formats import reflacx
-from .csv_stream import iter_csv_rows, parse_float
+from .csv_stream import (DEFAULT_ENCODING, check_encoding, iter_csv_rows,
+                         parse_float, parse_int)
 from .gaze_attach import GazeReading, attach_gaze_to_annotations
 from .report import ConversionError, ConversionReport
 
@@ -21,13 +22,15 @@ def reflacx_main_data(root):
     raise ConversionError(f'{root}: no main_data/metadata_phase_{{1,2,3}}.csv found')
 
 
-def read_reflacx_fixations(path, image_size, report):
+def read_reflacx_fixations(path, image_size, report, encoding=DEFAULT_ENCODING):
     """One reading's fixations.csv -> (K, 3) ``x, y, duration_s`` in DICOM pixels.
 
     Duration = end - start. Fixations off the part of the image shown at the time,
-    outside the DICOM grid, or with non-positive duration are dropped and counted."""
+    outside the DICOM grid, with a non-finite position or time, or with non-positive
+    duration are dropped and counted."""
     values = []
-    for row_no, row in iter_csv_rows(path, reflacx.FIXATION_COLUMNS, report=report):
+    for row_no, row in iter_csv_rows(path, reflacx.FIXATION_COLUMNS, report=report,
+                                     encoding=encoding):
         try:
             values.append([parse_float(row[c], path, row_no, c)
                            for c in reflacx.FIXATION_COLUMNS])
@@ -43,18 +46,20 @@ def read_reflacx_fixations(path, image_size, report):
     return np.stack([table[:, 2], table[:, 3], table[:, 1] - table[:, 0]], axis=1)
 
 
-def read_reflacx_ellipses(path, report, min_certainty=reflacx.PRESENT_CERTAINTY):
+def read_reflacx_ellipses(path, report, min_certainty=reflacx.PRESENT_CERTAINTY,
+                          encoding=DEFAULT_ENCODING):
     """anomaly_location_ellipses.csv -> lesions ``{category, box, certainty}``.
 
     One lesion per (ellipse, label marked True); ellipses below ``min_certainty``
     are skipped and counted. Label columns are whatever follows ``certainty``
     (they differ between phases)."""
     lesions = []
-    for row_no, row in iter_csv_rows(path, reflacx.ELLIPSE_COLUMNS, report=report):
+    for row_no, row in iter_csv_rows(path, reflacx.ELLIPSE_COLUMNS, report=report,
+                                     encoding=encoding):
         try:
             box = tuple(parse_float(row[c], path, row_no, c) for c in
                         ('xmin', 'ymin', 'xmax', 'ymax'))
-            certainty = int(parse_float(row['certainty'], path, row_no, 'certainty'))
+            certainty = parse_int(row['certainty'], 'certainty')
             labels = [k for k, v in row.items()
                       if k not in reflacx.ELLIPSE_COLUMNS and reflacx.parse_bool(v)]
         except ValueError as e:
@@ -68,12 +73,15 @@ def read_reflacx_ellipses(path, report, min_certainty=reflacx.PRESENT_CERTAINTY)
     return lesions
 
 
-def read_reflacx(root, report, phases=reflacx.PHASES, progress=True):
+def read_reflacx(root, report, phases=reflacx.PHASES, progress=True,
+                 encoding=DEFAULT_ENCODING):
     """All usable REFLACX readings as ``{dicom_id: [GazeReading]}``.
 
     Readings with ``eye_tracking_data_discarded`` are skipped and counted; a reading id
     listed twice (a duplicated reading) is rejected and counted, the first kept; a
-    missing fixations.csv is rejected and counted."""
+    missing fixations.csv is rejected and counted; so is a row whose
+    ``image_size_x/y`` is not a positive integer (``3056.0`` is accepted).
+    ``encoding`` is the text encoding of the csv files."""
     main_data = reflacx_main_data(root)
     readings, seen = {}, set()
     for phase in phases:
@@ -81,7 +89,8 @@ def read_reflacx(root, report, phases=reflacx.PHASES, progress=True):
         if not osp.isfile(meta_path):
             report.count('notes', 'metadata_phase_file_absent', message=meta_path)
             continue
-        rows = list(iter_csv_rows(meta_path, reflacx.METADATA_COLUMNS, report=report))
+        rows = list(iter_csv_rows(meta_path, reflacx.METADATA_COLUMNS, report=report,
+                                  encoding=encoding))
         for row_no, row in tqdm(rows, desc=f'REFLACX phase {phase}', unit='reading',
                                 disable=not progress):
             reading_id, dicom_id = row['id'].strip(), row['dicom_id'].strip()
@@ -96,10 +105,12 @@ def read_reflacx(root, report, phases=reflacx.PHASES, progress=True):
                 if reflacx.parse_bool(row['eye_tracking_data_discarded']):
                     report.count('skipped', 'eye_tracking_data_discarded')
                     continue
-                size = (int(parse_float(row['image_size_y'], meta_path, row_no,
-                                        'image_size_y')),
-                        int(parse_float(row['image_size_x'], meta_path, row_no,
-                                        'image_size_x')))
+                size = (parse_int(row['image_size_y'], 'image_size_y'),
+                        parse_int(row['image_size_x'], 'image_size_x'))
+                if min(size) <= 0:
+                    raise ValueError(f'dicom_id {dicom_id}: image_size_x/y '
+                                     f"{row['image_size_x']!r}/"
+                                     f"{row['image_size_y']!r} must be positive")
                 if reflacx.reflacx_phase(reading_id) != phase:
                     raise ValueError(f'reading id {reading_id} is not of phase '
                                      f'{phase}')
@@ -112,10 +123,11 @@ def read_reflacx(root, report, phases=reflacx.PHASES, progress=True):
                               f'{fix_path} does not exist')
                 continue
             try:
-                fixations = read_reflacx_fixations(fix_path, size, report)
+                fixations = read_reflacx_fixations(fix_path, size, report, encoding)
                 ell_path = osp.join(main_data, reading_id,
                                     'anomaly_location_ellipses.csv')
-                lesions = read_reflacx_ellipses(ell_path, report) \
+                lesions = read_reflacx_ellipses(ell_path, report,
+                                                encoding=encoding) \
                     if osp.isfile(ell_path) else []
             except ConversionError as e:  # a broken per-reading file: skip the reading
                 report.reject('unreadable_reading_file', meta_path, row_no, str(e))
@@ -126,16 +138,26 @@ def read_reflacx(root, report, phases=reflacx.PHASES, progress=True):
     return readings
 
 
-def convert_reflacx(reflacx_root, ann_pairs, only_with_gaze=False, progress=True):
+def convert_reflacx(reflacx_root, ann_pairs, only_with_gaze=False, progress=True,
+                    encoding=DEFAULT_ENCODING):
     """Read REFLACX and attach its readings to the annotation files ``ann_pairs``
     (``[(input, output), ...]``): one reader per reading id, several per image kept;
     fixations and ellipses mapped from the DICOM grid (``image_size_x/y``) to the
     stored JPG's grid; ellipses become COCO-RLE lesions.
 
+    Args:
+        reflacx_root (str): holds main_data/ (or is it).
+        ann_pairs (Sequence[tuple[str, str]]): annotation files (input, output).
+        only_with_gaze (bool): write only the images that have gaze.
+        progress (bool): tqdm progress bars.
+        encoding (str): text encoding of the csv files (default UTF-8).
+
     Returns:
         ConversionReport
     """
     report = ConversionReport('REFLACX')
-    readings = read_reflacx(reflacx_root, report, progress=progress)
+    check_encoding(encoding)
+    readings = read_reflacx(reflacx_root, report, progress=progress,
+                            encoding=encoding)
     return attach_gaze_to_annotations(ann_pairs, readings, report, only_with_gaze,
                                       progress, source_name='reflacx')

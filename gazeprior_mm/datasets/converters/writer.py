@@ -48,8 +48,9 @@ def write_annotation_file(path, metainfo, data_list):
 
 
 def load_annotation_file(path):
-    """Read a canonical annotation file; ConversionError names the file if it is
-    missing, not JSON, or lacks ``metainfo``/``data_list``."""
+    """Read a canonical annotation file (JSON only: nothing that can run code);
+    ConversionError names the file if it is missing, not UTF-8 JSON, or lacks
+    ``metainfo``/``data_list``."""
     if not os.path.isfile(path):
         raise ConversionError(f'{path}: annotation file not found')
     try:
@@ -57,6 +58,8 @@ def load_annotation_file(path):
             ann = json.load(f)
     except json.JSONDecodeError as e:
         raise ConversionError(f'{path}: not valid JSON (truncated?): {e}') from e
+    except UnicodeDecodeError as e:
+        raise ConversionError(f'{path}: not UTF-8 text: {e}') from e
     if not isinstance(ann, dict) or 'data_list' not in ann or 'metainfo' not in ann:
         raise ConversionError(f'{path}: not a canonical annotation file '
                               '(needs "metainfo" and "data_list")')

@@ -18,8 +18,9 @@ from .geometry import init_geometry
 class GazeHeatmap(BaseTransform):
     """Turn the readers' fixations of a sample into gaze on the current image grid.
 
-    Per reader the fixations are cleaned (NaN / negative duration / outside the
-    gaze grid rows dropped, counted, warned with the image id), the readers are fused
+    Per reader the fixations are cleaned (NaN / infinite / negative duration /
+    outside the gaze grid rows dropped, counted, warned with the image id), the
+    readers are fused
     (:func:`gazeprior_mm.gaze.fusion.fuse_reader_fixations`), and the pooled fixations
     are mapped from the gaze grid ``gaze['image_size'] = (H0, W0)`` to the current
     image ``img_shape = (H, W)``: ``x' = (W / W0)(x + 1/2) - 1/2`` (same for y).
@@ -48,7 +49,10 @@ class GazeHeatmap(BaseTransform):
             ``sigma_rel * max(H0, W0)`` -- a size-independent choice (about one degree
             of visual angle is 2-4 % of a chest X-ray's width).
         fusion (str): reader fusion, 'mean' or 'agreement'. Defaults to 'mean'.
-        duration_weighted (bool): weight fixations by duration. Defaults to True.
+        duration_weighted (bool): weight fixations by duration within each
+            reader. A reader whose fixations have no duration column ((K, 2) ``x,
+            y``; accepted) weights its fixations equally; the other readers of
+            the image keep their duration weights. Defaults to True.
         render_map (bool): render ``gaze_map`` for the current image. Pipelines that
             crop afterwards may switch it off (the packer renders each view).
         with_spread (bool): also compute ``gaze_spread``. Defaults to False.
@@ -202,8 +206,12 @@ class GazeHeatmap(BaseTransform):
             if len(a) and (a.ndim != 2 or a.shape[1] not in (2, 3)):
                 raise ValueError(f'image {image_id!r}: fixations of reader {i} must '
                                  f'have shape (K, 2) or (K, 3), got {a.shape}')
-        columns = min(a.shape[1] for a in arrays if len(a))
-        stacked = np.concatenate([a[:, :columns] for a in arrays if len(a)])
+        # a reader without durations ((K, 2)) gets a duration column of ones:
+        # equal weights within that reader, the others keep their durations
+        stacked = np.concatenate([
+            a if a.shape[1] == 3 else
+            np.concatenate([a, np.ones((len(a), 1), np.float32)], axis=1)
+            for a in arrays if len(a)])
         warn = self.warn and self._num_warned < self.max_warnings
         kept, counts, keep = clean_fixations(stacked, (src_h, src_w), image_id,
                                              warn=warn, return_mask=True)
@@ -215,7 +223,7 @@ class GazeHeatmap(BaseTransform):
                     'images; further such warnings in this process are silenced '
                     "(drops are still counted in results['gaze_drop_counts'])")
         reader_index = np.repeat(np.arange(len(arrays)), lengths)[keep]
-        durations = kept[:, 2] if self.duration_weighted and columns == 3 else None
+        durations = kept[:, 2] if self.duration_weighted else None
         weights, rho = fuse_fixation_weights(kept[:, :2], reader_index, len(arrays),
                                              durations, (src_h, src_w), sigma,
                                              self.fusion)

@@ -72,12 +72,17 @@ def egd_fixation_drop_reasons(xy, valid, durations):
 
     Returns:
         np.ndarray: (K,) str, by priority: ``'invalid_fpogv'``,
-        ``'off_image_negative'``, ``'nonpositive_duration'``, or ``''`` (kept).
+        ``'nonfinite_coordinate'`` (NaN / infinite x or y),
+        ``'off_image_negative'``, ``'nonfinite_duration'`` (NaN / infinite),
+        ``'nonpositive_duration'``, or ``''`` (kept).
     """
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    durations = np.asarray(durations, dtype=np.float64).reshape(-1)
     reasons = np.full(len(xy), '', dtype=object)
-    checks = [('nonpositive_duration', np.asarray(durations, dtype=np.float64) <= 0),
+    checks = [('nonpositive_duration', durations <= 0),
+              ('nonfinite_duration', ~np.isfinite(durations)),
               ('off_image_negative', (xy < 0).any(axis=1)),
+              ('nonfinite_coordinate', ~np.isfinite(xy).all(axis=1)),
               ('invalid_fpogv', np.asarray(valid, dtype=np.float64) == 0)]
     for reason, bad in checks:  # a later check overrides: invalid_fpogv first
         reasons[bad] = reason

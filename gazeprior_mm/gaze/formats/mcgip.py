@@ -80,9 +80,12 @@ def read_mcgip_gaze_dir(gaze_dir: str,
         path = osp.join(gaze_dir, f'{name}.json')
         if not osp.exists(path):
             raise FileNotFoundError(f'{path}: listed in {names_file} but missing')
-        with open(path) as f:
-            record = json.load(f)
-        if 'gaze' not in record:
+        try:
+            with open(path, encoding='utf-8') as f:
+                record = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f'{path}: not a valid JSON gaze file: {err}') from err
+        if not isinstance(record, dict) or 'gaze' not in record:
             raise ValueError(f'{path}: no "gaze" key (McGIP format expected)')
         samples = np.asarray(record['gaze'], dtype=np.float64)
         if samples.size and (samples.ndim != 2 or samples.shape[1] < 2):

@@ -47,18 +47,25 @@ def reflacx_fixation_drop_reasons(table, image_size):
         image_size (tuple[int, int]): ``(H, W)`` of the DICOM.
 
     Returns:
-        np.ndarray: (K,) str, by priority: ``'outside_image'`` (beyond the DICOM's
-        pixel grid), ``'outside_shown_rect'`` (not on the part of the image shown at
-        that moment), ``'nonpositive_duration'`` (end <= start), or ``''`` (kept).
+        np.ndarray: (K,) str, by priority: ``'nonfinite_coordinate'`` (NaN /
+        infinite x or y), ``'outside_image'`` (beyond the DICOM's pixel grid),
+        ``'outside_shown_rect'`` (not on the part of the image shown at that
+        moment), ``'nonfinite_duration'`` (a NaN / infinite timestamp or
+        duration), ``'nonpositive_duration'`` (end <= start), or ``''`` (kept).
     """
     t = np.asarray(table, dtype=np.float64).reshape(-1, len(FIXATION_COLUMNS))
     x, y = t[:, 2], t[:, 3]
     h, w = image_size
     reasons = np.full(len(t), '', dtype=object)
+    with np.errstate(invalid='ignore'):  # inf - inf is NaN: counted below
+        duration = t[:, 1] - t[:, 0]
     checks = [('nonpositive_duration', t[:, 1] <= t[:, 0]),
+              ('nonfinite_duration', ~np.isfinite(t[:, :2]).all(axis=1)
+               | ~np.isfinite(duration)),
               ('outside_shown_rect', (x < t[:, 4]) | (y < t[:, 5])
                | (x > t[:, 6]) | (y > t[:, 7])),
-              ('outside_image', (x < 0) | (x > w - 1) | (y < 0) | (y > h - 1))]
+              ('outside_image', (x < 0) | (x > w - 1) | (y < 0) | (y > h - 1)),
+              ('nonfinite_coordinate', ~np.isfinite(t[:, 2:4]).all(axis=1))]
     for reason, bad in checks:  # a later check overrides: outside_image first
         reasons[bad] = reason
     return reasons

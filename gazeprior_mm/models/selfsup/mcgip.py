@@ -116,7 +116,17 @@ class GazeNeighbourPositives(nn.Module):
             if get_rank() == 0:
                 load_or_mine(neighbour_file, ann_file, **mine_cfg)
             barrier()
-        return load_or_mine(neighbour_file, ann_file, **mine_cfg)
+        import os.path as osp
+        import zipfile
+        existed = osp.isfile(neighbour_file)
+        try:  # an .npz read with allow_pickle=False: no code runs from the file
+            return load_or_mine(neighbour_file, ann_file, **mine_cfg)
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as err:
+            if not existed or str(neighbour_file) in str(err):
+                raise  # a mining error, or one that names the file already
+            raise ValueError(f'{neighbour_file}: cannot read the gaze neighbour '
+                             f'table (an .npz of tools/analysis/mine_gaze_pairs.py '
+                             f'without pickled objects): {err}') from err
 
     def rows(self, data_samples: Sequence) -> torch.Tensor:
         """Table row of each sample (``-1`` when absent), long (B,)."""
