@@ -57,6 +57,6 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    checkpoint=dict(type='AtomicCheckpointHook', interval=10, max_keep_ckpts=3))
 # the lr above is for the total batch of 256; scale it for other GPU counts
 auto_scale_lr = dict(enable=False, base_batch_size=256)

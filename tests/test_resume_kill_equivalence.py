@@ -1,4 +1,10 @@
-"""Kill-and-resume gives the uninterrupted run; saves are atomic; NaN stops cleanly."""
+"""Kill-and-resume gives the uninterrupted run; saves are atomic; NaN stops cleanly.
+
+The runs use the hooks of the project runtime (configs/_base_/default_runtime.py:
+its checkpoint hook and custom hooks), not hooks added here, so these tests check
+what every config trains with. tests/test_config_safety_hooks.py repeats the
+kill-and-resume and NaN cases end to end through tools/train.py on the demo config.
+"""
 import io
 import os
 import os.path as osp
@@ -8,6 +14,7 @@ import textwrap
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.model import BaseModel
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -15,6 +22,18 @@ from _dist_common import (KillAt, LossRecorder, TinyImages,  # noqa: E402
                           state_dict_of, tiny_runner)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+_RUNTIME = Config.fromfile(osp.join(HERE, '..', 'configs', '_base_',
+                                    'default_runtime.py'))
+#: the custom hooks (NaNGuardHook, RNGStateHook) and the checkpoint hook type
+#: (AtomicCheckpointHook) that every config gets from the project runtime
+DEFAULT_HOOKS = [h.to_dict() for h in _RUNTIME.custom_hooks]
+CHECKPOINT = _RUNTIME.default_hooks.checkpoint.type
+
+
+def test_the_runtime_switches_the_safety_hooks_on():
+    """The premise of the tests below: they run with the runtime's hooks."""
+    assert {h['type'] for h in DEFAULT_HOOKS} == {'NaNGuardHook', 'RNGStateHook'}
+    assert CHECKPOINT == 'AtomicCheckpointHook'
 
 
 def _last(work):
@@ -30,8 +49,8 @@ def test_sigkill_at_iteration_k_then_resume_equals_uninterrupted(tmp_path):
     # reference: 8 uninterrupted iterations
     ref = LossRecorder()
     ref_runner = tiny_runner(tmp_path / 'ref', max_iters=8, ckpt_interval=3,
-                             custom_hooks=[ref, dict(type='RNGStateHook')],
-                             **RANDOM)
+                             custom_hooks=[ref, *DEFAULT_HOOKS],
+                             checkpoint_type=CHECKPOINT, **RANDOM)
     ref_runner.train()
 
     # crashed run: SIGKILLed at iteration 5 (last checkpoint: iteration 3)
@@ -40,8 +59,8 @@ def test_sigkill_at_iteration_k_then_resume_equals_uninterrupted(tmp_path):
         import sys; sys.path.insert(0, {HERE!r})
         from _dist_common import KillAt, tiny_runner
         tiny_runner({str(work)!r}, max_iters=8, ckpt_interval=3,
-                    custom_hooks=[KillAt(5, 'sigkill'),
-                                  dict(type='RNGStateHook')],
+                    custom_hooks=[KillAt(5, 'sigkill'), *{DEFAULT_HOOKS!r}],
+                    checkpoint_type={CHECKPOINT!r},
                     augment=True, dropout=0.2).train()
     ''')
     proc = subprocess.run([sys.executable, '-c', script], capture_output=True,
@@ -52,8 +71,8 @@ def test_sigkill_at_iteration_k_then_resume_equals_uninterrupted(tmp_path):
 
     resumed = LossRecorder()
     runner = tiny_runner(work, max_iters=8, ckpt_interval=3, resume=True,
-                         custom_hooks=[resumed, dict(type='RNGStateHook')],
-                         **RANDOM)
+                         custom_hooks=[resumed, *DEFAULT_HOOKS],
+                         checkpoint_type=CHECKPOINT, **RANDOM)
     runner.train()
     assert sorted(resumed.losses) == [4, 5, 6, 7, 8]
     for it in resumed.losses:
@@ -65,16 +84,18 @@ def test_sigkill_at_iteration_k_then_resume_equals_uninterrupted(tmp_path):
 
 
 def test_without_saved_rng_state_a_resumed_run_diverges(tmp_path):
-    """The control for the test above: mmengine alone re-seeds on resume."""
+    """The control for the test above: mmengine alone re-seeds on resume (the
+    runtime's hooks without RNGStateHook)."""
+    hooks = [h for h in DEFAULT_HOOKS if h['type'] != 'RNGStateHook']
     ref = LossRecorder()
     tiny_runner(tmp_path / 'ref', max_iters=5, ckpt_interval=3,
-                custom_hooks=[ref], **RANDOM).train()
+                custom_hooks=[ref, *hooks], **RANDOM).train()
     with pytest.raises(KeyboardInterrupt):
         tiny_runner(tmp_path / 'crash', max_iters=5, ckpt_interval=3,
-                    custom_hooks=[KillAt(4)], **RANDOM).train()
+                    custom_hooks=[KillAt(4), *hooks], **RANDOM).train()
     resumed = LossRecorder()
     tiny_runner(tmp_path / 'crash', max_iters=5, ckpt_interval=3, resume=True,
-                custom_hooks=[resumed], **RANDOM).train()
+                custom_hooks=[resumed, *hooks], **RANDOM).train()
     assert resumed.samples[4] == ref.samples[4]  # the sampler order is kept
     assert resumed.losses[4] != pytest.approx(ref.losses[4], rel=1e-5)
 
@@ -98,7 +119,7 @@ def _interrupted_save(monkeypatch, calls_before_kill):
     monkeypatch.setattr(runner_mod, 'save_checkpoint', dying_save)
 
 
-@pytest.mark.parametrize('hook', ['AtomicCheckpointHook', 'CheckpointHook'])
+@pytest.mark.parametrize('hook', [CHECKPOINT, 'CheckpointHook'])
 def test_kill_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch,
                                                     hook):
     work = tmp_path / hook
@@ -122,7 +143,8 @@ def test_kill_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch,
     monkeypatch.undo()
     # resuming cleans the half-written temp file and finishes
     runner = tiny_runner(work, max_iters=4, ckpt_interval=2, max_keep_ckpts=1,
-                         resume=True)
+                         resume=True, checkpoint_type=CHECKPOINT,
+                         custom_hooks=DEFAULT_HOOKS)
     runner.train()
     assert runner.iter == 4
     assert osp.isfile(work / 'iter_4.pth')
@@ -159,8 +181,8 @@ class PoisonAt(KillAt):
 
 def test_nan_guard_names_iteration_and_term_and_keeps_last_good(tmp_path):
     runner = tiny_runner(tmp_path, max_iters=6, ckpt_interval=1,
-                         model=TwoTermModel(),
-                         custom_hooks=[dict(type='NaNGuardHook'), PoisonAt(3)])
+                         model=TwoTermModel(), checkpoint_type=CHECKPOINT,
+                         custom_hooks=[*DEFAULT_HOOKS, PoisonAt(3)])
     with pytest.raises(FloatingPointError) as err:
         runner.train()
     msg = str(err.value)

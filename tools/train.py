@@ -6,6 +6,14 @@ Differences from mmpretrain's script, each because of where GazePrior-MM runs:
   same config runs under ``tools/dist_train.sh`` on a GPU node (NCCL) and on a CPU
   machine (gloo);
 * ``pin_memory`` is switched off without CUDA (it only warns there);
+* every run gets the three safety hooks (``ensure_safety_hooks``): a config's
+  ``CheckpointHook`` becomes ``AtomicCheckpointHook`` (crash-safe saves), and
+  ``NaNGuardHook`` / ``RNGStateHook`` are added to ``custom_hooks`` if missing
+  (the shipped configs have them; a user's own config is protected too). Each
+  change is logged;
+* ``--resume`` checks the checkpoint first: a truncated / corrupt latest
+  checkpoint is named and the run falls back, with a warning, to the newest
+  intact earlier one (``resolve_resume_checkpoint``);
 * at the end the script prints where the checkpoints, logs and figures went.
 """
 import argparse
@@ -15,6 +23,7 @@ from copy import deepcopy
 
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -91,6 +100,11 @@ def merge_args(cfg, args):
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
 
+    # before the loader fix-ups below, so that e.g. num_workers=0 given here
+    # also switches persistent_workers off
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
     has_cuda = torch.cuda.is_available()
     default_loader = ConfigDict(
         pin_memory=has_cuda,
@@ -107,14 +121,31 @@ def merge_args(cfg, args):
             loader['persistent_workers'] = False
         cfg[field] = loader
 
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
     # NCCL needs GPUs; on CPU-only machines the same config runs on gloo.
     if not has_cuda:
         cfg.setdefault('env_cfg', ConfigDict())
         cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
         cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+
+    # after --cfg-options: a replaced custom_hooks list must not drop them
+    from gazeprior_mm.engine.hooks import ensure_safety_hooks
+    for change in ensure_safety_hooks(cfg):
+        print_log(f'[gazeprior_mm] safety hooks: {change}', logger='current')
+    return cfg
+
+
+def resolve_resume(cfg):
+    """Point ``cfg.load_from`` at an intact checkpoint before resuming.
+
+    mmengine would load the file ``last_checkpoint`` names and, if it is truncated,
+    stop with ``PytorchStreamReader failed reading zip archive`` naming no file.
+    """
+    if not cfg.get('resume', False):
+        return cfg
+    from gazeprior_mm.utils.checkpoint import resolve_resume_checkpoint
+    path = resolve_resume_checkpoint(cfg.work_dir, cfg.get('load_from', None))
+    if path is not None:
+        cfg.load_from = path
     return cfg
 
 
@@ -135,6 +166,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    cfg = resolve_resume(cfg)
     # CPU-only nodes: mmengine's init_dist/DDP wrapper assume CUDA; set up gloo
     from gazeprior_mm.engine.distributed import setup_cpu_distributed
     setup_cpu_distributed(cfg)

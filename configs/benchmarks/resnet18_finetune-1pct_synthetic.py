@@ -4,8 +4,10 @@ _base_ = './resnet18_linear_synthetic.py'
 
 model = dict(backbone=dict(frozen_stages=-1, norm_eval=False))
 
+# _delete_: the wrapper takes only these keys, not the base dataset's data_root etc.
 train_dataloader = dict(
     dataset=dict(
+        _delete_=True,
         type='LabelFractionDataset',
         fraction=0.01,
         seed=0,

@@ -3,8 +3,10 @@ _base_ = './vit-base-p16_linear_chexpert.py'
 
 model = dict(backbone=dict(frozen_stages=-1, drop_path_rate=0.1))
 
+# _delete_: the wrapper takes only these keys, not the base dataset's data_root etc.
 train_dataloader = dict(
     dataset=dict(
+        _delete_=True,
         type='LabelFractionDataset',
         fraction=0.01,
         seed=0,

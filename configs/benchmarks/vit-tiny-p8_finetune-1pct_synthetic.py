@@ -6,8 +6,10 @@ _base_ = './vit-tiny-p8_linear_synthetic.py'
 
 model = dict(backbone=dict(frozen_stages=-1, drop_path_rate=0.1))
 
+# _delete_: the wrapper takes only these keys, not the base dataset's data_root etc.
 train_dataloader = dict(
     dataset=dict(
+        _delete_=True,
         type='LabelFractionDataset',
         fraction=0.01,
         seed=0,

@@ -59,5 +59,5 @@ param_scheduler = [
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=2))
+    checkpoint=dict(type='AtomicCheckpointHook', interval=5, max_keep_ckpts=2))
 auto_scale_lr = dict(enable=False, base_batch_size=32)

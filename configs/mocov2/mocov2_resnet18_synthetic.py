@@ -5,7 +5,9 @@
 # The data section restates configs/_base_/datasets/synthetic_gaze_pretrain.py
 # (mmengine forbids two bases that both define the data keys);
 # tests/test_baseline_configs.py checks that the two stay identical.
-_base_ = 'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
+# + the project's safety hooks (NaN guard, saved RNG state)
+_base_ = ['mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
+          '../_base_/safety_hooks.py']
 
 custom_imports = dict(imports=['gazeprior_mm'], allow_failed_imports=False)
 
@@ -72,7 +74,7 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=2))
+    checkpoint=dict(type='AtomicCheckpointHook', interval=5, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='nccl'))  # tools/train.py picks gloo on CPU
 randomness = dict(seed=0, deterministic=False)
 auto_scale_lr = dict(enable=False, base_batch_size=32)

@@ -3,7 +3,9 @@
 # has a few thousand images: queue 4096 instead of 65536). The data section
 # restates configs/_base_/datasets/mimic_gaze_pretrain.py (mmengine forbids two bases
 # that both define the data keys); tests/test_baseline_configs.py checks they agree.
-_base_ = 'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
+# + the project's safety hooks (NaN guard, saved RNG state)
+_base_ = ['mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
+          '../_base_/safety_hooks.py']
 
 custom_imports = dict(imports=['gazeprior_mm'], allow_failed_imports=False)
 
@@ -53,3 +55,5 @@ train_dataloader = dict(
 model = dict(data_preprocessor=data_preprocessor)
 
 model = dict(queue_len=4096)
+# mmpretrain's schedule (every epoch, keep 3), with crash-safe saves
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))

@@ -3,7 +3,9 @@
 # SyncBN kept: this config is for tools/dist_train.sh). The data section restates
 # configs/_base_/datasets/mimic_gaze_pretrain.py (mmengine forbids two bases that
 # both define the data keys); tests/test_baseline_configs.py checks they agree.
-_base_ = 'mmpretrain::simclr/simclr_resnet50_16xb256-coslr-200e_in1k.py'
+# + the project's safety hooks (NaN guard, saved RNG state)
+_base_ = ['mmpretrain::simclr/simclr_resnet50_16xb256-coslr-200e_in1k.py',
+          '../_base_/safety_hooks.py']
 
 custom_imports = dict(imports=['gazeprior_mm'], allow_failed_imports=False)
 
@@ -55,3 +57,5 @@ model = dict(data_preprocessor=data_preprocessor)
 # LARS lr 0.3 x total batch (8 x 32) / 256
 optim_wrapper = dict(optimizer=dict(lr=0.3))
 auto_scale_lr = dict(enable=False, base_batch_size=256)
+# mmpretrain's schedule (every 10 epochs, keep 3), with crash-safe saves
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))

@@ -39,9 +39,11 @@ checkpoints written by this project need as little of the allow-list as possible
 import os
 import os.path as osp
 import pickle
+import re
 import tempfile
+import zipfile
 from collections import OrderedDict
-from typing import Any
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -50,7 +52,8 @@ from mmengine.logging import HistoryBuffer
 __all__ = [
     'SAFE_CHECKPOINT_GLOBALS', 'install_safe_globals', 'restricted_getattr',
     'load_checkpoint_safely', 'atomic_torch_save', 'atomic_write_text',
-    'to_builtin'
+    'to_builtin', 'checkpoint_problem', 'find_resumable_checkpoint',
+    'resolve_resume_checkpoint'
 ]
 
 
@@ -144,6 +147,15 @@ def load_checkpoint_safely(filename: str, map_location: Any = 'cpu') -> dict:
             f'{filename}: refused by the weights_only loader (it needs a global '
             'outside the GazePrior-MM allow-list; see docs/distributed.md, trust '
             f'model). Original error: {err}') from err
+    except RuntimeError as err:
+        # torch's zip reader names no file ("PytorchStreamReader failed reading
+        # zip archive: failed finding central directory")
+        if 'PytorchStreamReader' not in str(err):
+            raise
+        raise RuntimeError(
+            f'{filename}: not a complete checkpoint (truncated or corrupt, e.g. '
+            f'written by a process that was killed). Original error: {err}'
+        ) from err
 
 
 def to_builtin(obj: Any) -> Any:
@@ -224,3 +236,132 @@ def atomic_torch_save(obj: Any, filename: str) -> None:
 def atomic_write_text(text: str, filename: str) -> None:
     """Atomically replace a small text file (e.g. ``last_checkpoint``)."""
     _atomic_write(lambda f: f.write(text.encode('utf-8')), filename)
+
+
+def checkpoint_problem(filename: str) -> Optional[str]:
+    """Why ``filename`` cannot be resumed from, or ``None`` if it is intact.
+
+    torch checkpoints are zip archives (``torch.save``'s default since 1.6): a
+    truncated file has no central directory, a corrupt one fails a member's CRC.
+    Both are checked without unpickling (``ZipFile.testzip`` reads the data once).
+    A file that is not a zip archive at all (torch's legacy format) is tried with
+    :func:`load_checkpoint_safely` instead.
+
+    Args:
+        filename (str): checkpoint path.
+
+    Returns:
+        str | None: a short reason, or None.
+    """
+    if not osp.isfile(filename):
+        return 'no such file'
+    try:
+        with zipfile.ZipFile(filename) as archive:
+            bad = archive.testzip()
+        if bad is not None:
+            return f'corrupt archive member {bad!r} (CRC mismatch)'
+        return None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as zip_err:
+        try:  # the legacy (non-zip) format, or a truncated zip
+            load_checkpoint_safely(filename)
+            return None
+        except Exception as err:  # noqa: BLE001  (any failure = not resumable)
+            if isinstance(err, RuntimeError) and 'not a complete' in str(err):
+                return f'truncated or not a checkpoint ({zip_err})'
+            return f'cannot be loaded ({type(err).__name__}: {err})'
+
+
+_STEP_NAME = re.compile(r'^(?P<prefix>.*?)(?P<step>\d+)\.pth$')
+
+
+def find_resumable_checkpoint(
+        work_dir: str) -> Tuple[Optional[str], List[Tuple[str, str]]]:
+    """The checkpoint ``--resume`` (no path) should continue from.
+
+    mmengine resumes from the file named in ``work_dir/last_checkpoint`` and, if
+    that file is truncated, stops with torch's ``PytorchStreamReader failed reading
+    zip archive`` naming no file. Here the named file is checked
+    (:func:`checkpoint_problem`); if it is unusable, the checkpoints beside it with
+    the same name pattern (``epoch_N.pth`` / ``iter_N.pth``) and a smaller step are
+    tried, newest first. Files of a larger step are never picked: the pointer is
+    written after the file it names is complete, so they are not this run's latest
+    good state.
+
+    Args:
+        work_dir (str): the run's work directory.
+
+    Returns:
+        tuple: ``(path or None, skipped)``; ``skipped`` lists ``(path, reason)`` of
+        the unusable checkpoints passed over (newest first). ``(None, [])`` when
+        there is no ``last_checkpoint`` (mmengine then starts from scratch).
+    """
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return None, []
+    with open(pointer) as f:
+        latest = f.read().strip()
+    candidates = [latest]
+    match = _STEP_NAME.match(osp.basename(latest))
+    folder = osp.dirname(latest) or work_dir
+    if match and osp.isdir(folder):
+        older = []
+        for name in os.listdir(folder):
+            other = _STEP_NAME.match(name)
+            if (other and other['prefix'] == match['prefix']
+                    and int(other['step']) < int(match['step'])):
+                older.append((int(other['step']), osp.join(folder, name)))
+        candidates += [path for _, path in sorted(older, reverse=True)]
+    skipped = []
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path, skipped
+        skipped.append((path, problem))
+    return None, skipped
+
+
+def resolve_resume_checkpoint(work_dir: str,
+                              load_from: Optional[str] = None,
+                              logger: Any = 'current') -> Optional[str]:
+    """Check the checkpoint a resumed run will load; fall back if it is broken.
+
+    Used by ``tools/train.py --resume``.
+
+    * ``load_from`` given (``--resume PATH``): returned if intact; otherwise a
+      ``RuntimeError`` names the file, why, and the newest intact checkpoint of
+      the run, if any (an explicit choice is not silently replaced).
+    * ``load_from=None`` (``--resume``): the file ``last_checkpoint`` names, or, if
+      that one is truncated/corrupt, the newest intact earlier one, with a warning
+      naming the skipped file(s) (:func:`find_resumable_checkpoint`). ``None`` when
+      the run has no checkpoint yet. A ``RuntimeError`` lists every candidate when
+      none is intact (starting over would silently overwrite the run).
+
+    Args:
+        work_dir (str): the run's work directory.
+        load_from (str, optional): the path given to ``--resume``.
+        logger: where warnings go (``print_log``'s ``logger``).
+
+    Returns:
+        str | None: the checkpoint to resume from.
+    """
+    from mmengine.logging import print_log
+    import logging
+    if load_from is not None:
+        problem = checkpoint_problem(load_from)
+        if problem is None:
+            return load_from
+        fallback, _ = find_resumable_checkpoint(work_dir)
+        hint = (f'; the newest intact checkpoint of {work_dir} is {fallback} '
+                f'(--resume {fallback}, or --resume alone to pick it)'
+                if fallback else '')
+        raise RuntimeError(f'cannot resume from {load_from}: {problem}{hint}')
+    path, skipped = find_resumable_checkpoint(work_dir)
+    if path is None and skipped:
+        listing = '; '.join(f'{p}: {why}' for p, why in skipped)
+        raise RuntimeError(
+            f'--resume: no intact checkpoint in {work_dir} ({listing})')
+    for bad, why in skipped:
+        print_log(
+            f'Resume: skipping {bad}: {why}. Falling back to the previous intact '
+            f'checkpoint {path}.', logger=logger, level=logging.WARNING)
+    return path
