@@ -1,5 +1,6 @@
 """tools/compare.py: aggregation, results.json schema, markdown, config surgery,
 and the smoke preset end to end."""
+import hashlib
 import importlib.util
 import json
 import math
@@ -130,10 +131,58 @@ def test_mcgip_neighbours_come_from_the_comparison_data(tmp_path):
     assert cfg.train_dataloader.dataset.data_root == data_root
 
 
-def test_work_dir_must_contain_compar(tmp_path):
-    with pytest.raises(ValueError, match='compar'):
-        compare.main(['--preset', 'smoke', '--work-dir',
-                      str(tmp_path / 'results')])
+def _tree_digest(root):
+    digest = hashlib.sha256()
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(files):
+            path = osp.join(folder, name)
+            digest.update(path.encode())
+            with open(path, 'rb') as f:
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+def test_user_data_root_is_read_only_any_work_dir(tmp_path):
+    """A canonical data root without img_id and without val.json, made
+    read-only: every stage runs (McGIP names images by img_path), val comes from
+    train into the work dir, nothing in the root changes, results name it."""
+    from gazeprior_mm.datasets.synthetic import (SUMMARY_FILE,
+                                                 generate_synthetic_cxr)
+    root = tmp_path / 'user_data'
+    generate_synthetic_cxr(str(root), num_images=90, img_size=64, seed=1)
+    os.remove(root / SUMMARY_FILE)  # not the generator's folder any more
+    os.remove(root / 'annotations' / 'val.json')
+    ann = json.loads((root / 'annotations' / 'train.json').read_text())
+    for row in ann['data_list']:
+        del row['img_id']
+    (root / 'annotations' / 'train.json').write_text(json.dumps(ann))
+    for folder, _, files in os.walk(root):
+        for name in files:
+            os.chmod(osp.join(folder, name), 0o444)
+    before = _tree_digest(root)
+    work = tmp_path / 'results'  # no "compar" in the path
+    results = compare.main([
+        '--preset', 'smoke', '--work-dir', str(work), '--data-root', str(root),
+        '--methods', 'mcgip_simclr_r18', 'gazeprior_r18_shuffled-gaze'])
+    assert _tree_digest(root) == before
+    assert set(results['methods']) == {'mcgip_simclr_r18',
+                                       'gazeprior_r18_shuffled-gaze'}
+    assert results['data']['root'] == str(root)
+    assert results['data']['synthetic'] is False
+    assert (work / 'derived_splits' / 'val.json').exists()
+    assert 'no val.json' in results['data']['note']
+    text = (work / 'results.md').read_text()
+    assert str(root) in text and '(user data)' in text
+    cfg_text = (work / 'gazeprior_r18_shuffled-gaze' / 'seed0' /
+                'pretrain_config.py').read_text()
+    assert "gaze_control='shuffle'" in cfg_text
+    # a root without test.json is an error naming the file, nothing written
+    os.chmod(root / 'annotations' / 'test.json', 0o644)
+    os.remove(root / 'annotations' / 'test.json')
+    with pytest.raises(FileNotFoundError, match='test.json not found'):
+        compare.main(['--preset', 'smoke', '--work-dir', str(work),
+                      '--data-root', str(root)])
 
 
 def test_smoke_preset_end_to_end(tmp_path):
@@ -159,7 +208,18 @@ def test_smoke_preset_end_to_end(tmp_path):
     align = json.loads((run / 'alignment' / 'alignment.json').read_text())
     assert align['num_pointing'] > 0
     assert 0.0 <= results['methods']['gazeprior_r18']['pointing']['mean'] <= 1.0
-    assert (work / 'results.md').read_text().count('| gazeprior_r18 |') == 1
+    text = (work / 'results.md').read_text()
+    main_table = text.split('## ')[0]
+    assert main_table.count('| gazeprior_r18 |') == 1
+    # paired differences vs SimCLR, per-class AUCs, loss curves
+    assert '| gazeprior_r18 - simclr_r18 |' in text
+    assert set(results['paired']) == {'gazeprior_r18 - simclr_r18',
+                                      'random-init_r18 - simclr_r18'}
+    assert '## Logistic-probe AUC per class' in text
+    assert (work / 'loss_curves.png').stat().st_size > 0
+    assert any(k.startswith('logistic_auc/')
+               for k in results['methods']['gazeprior_r18'])
+    assert (run / 'logistic_scores.npz').exists()
     # resumable: a second call reuses every stage output
     stamp = os.path.getmtime(run / 'metrics.json')
     again = compare.main(['--preset', 'smoke', '--work-dir', str(work),

@@ -1,5 +1,8 @@
-"""Every linear-probe / low-label config loads and builds its classifier."""
+"""Every linear-probe / low-label config loads and builds its classifier on the
+backbone a checkpoint was pre-trained with (tests/test_every_config_runs.py trains
+one iteration of each)."""
 import glob
+import importlib.util
 import os.path as osp
 
 import pytest
@@ -13,16 +16,34 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'benchmarks', '[!_]*.py')))
 
 
+@pytest.fixture(scope='module')
+def r18_checkpoint(tmp_path_factory):
+    spec = importlib.util.spec_from_file_location(
+        'gp_compare_for_configs', osp.join(ROOT, 'tools', 'compare.py'))
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'gazeprior', 'gazeprior_resnet18_synthetic.py'))
+    return compare.save_random_init(
+        cfg, str(tmp_path_factory.mktemp('ckpt') / 'r18.pth'), 0)
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_benchmark_config_builds_frozen_probe(path):
+def test_benchmark_config_probes_the_pretrained_backbone(path, r18_checkpoint):
     init_default_scope('mmpretrain')
     cfg = Config.fromfile(path)
-    init = cfg.model.backbone.init_cfg
-    assert init.type == 'Pretrained' and init.prefix == 'backbone.'
-    cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model)
-    assert model.head.num_classes == 14
+    assert cfg.model.backbone.type == 'PretrainedBackbone'
+    assert cfg.model.neck.type == 'PooledBatchNormNeck'
+    assert cfg.model.head.num_classes == 14
+    assert cfg.model.neck.in_channels == cfg.model.head.in_channels
     assert cfg.val_evaluator.type == 'MultiLabelAUC'
+    if not osp.basename(path).startswith('resnet18'):
+        return  # the ViT ones: tests/test_every_config_runs.py
+    cfg.model.backbone.checkpoint = r18_checkpoint
+    model = MODELS.build(cfg.model)
+    assert tuple(model.backbone.strides) == (1, 2, 2, 1)  # GazePrior's
+    trainable = [p.requires_grad for p in model.backbone.parameters()]
     if 'linear' in osp.basename(path):
-        frozen = [p.requires_grad for p in model.backbone.parameters()]
-        assert not any(frozen)
+        assert not any(trainable)
+    else:  # fine-tuning trains the whole network
+        assert all(trainable)

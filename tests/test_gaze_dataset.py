@@ -217,8 +217,8 @@ def test_bad_fixations_are_dropped_and_counted_not_errors(tmp_path):
     with pytest.warns(UserWarning, match="image 'syn-0'.*1 negative_duration.*"
                       '1 outside'):
         out = dataset[0]
-    assert out['gaze_drop_counts'] == dict(nan=0, negative_duration=1, outside=1,
-                                           kept=2)
+    assert out['gaze_drop_counts'] == dict(nan=0, inf=0, negative_duration=1,
+                                           outside=1, kept=2)
     assert out['gaze_fixations'].shape == (2, 2)
 
 
@@ -234,8 +234,10 @@ def test_synthetic_argument_generates_missing_benchmark(tmp_path, monkeypatch):
         write_dataset(pathlib.Path(out_dir), make_rows(num_images))
         return dict(num_images=num_images)
 
+    from gazeprior_mm.datasets.synthetic import may_generate_into
     module = types.ModuleType('gazeprior_mm.datasets.synthetic')
     module.generate_synthetic_cxr = fake_generate
+    module.may_generate_into = may_generate_into
     monkeypatch.setitem(sys.modules, 'gazeprior_mm.datasets.synthetic', module)
     monkeypatch.setattr(gazeprior_mm.datasets, 'synthetic', module, raising=False)
     root = tmp_path / 'fresh'

@@ -70,12 +70,37 @@ METHODS = {
     'gazeprior_r18_image-norm':
     ('configs/gazeprior/gazeprior_resnet18_synthetic.py',
      {'model.head.weight_norm': 'image'}),
+    # gaze controls (configs/controls/): no gaze anywhere (no gate, uniform
+    # weights, no prediction branch, no KL; the two ablations above still train
+    # the prediction branch on the real gaze), gaze shuffled between images (one
+    # permutation per seed), and fixations on the lesion boxes (the ceiling)
+    'gazeprior_r18_no-gaze':
+    ('configs/controls/gazeprior_resnet18_synthetic_no-gaze.py', {}),
+    'gazeprior_r18_shuffled-gaze':
+    ('configs/controls/gazeprior_resnet18_synthetic_shuffled-gaze.py', {}),
+    'gazeprior_r18_oracle-gaze':
+    ('configs/controls/gazeprior_resnet18_synthetic_oracle-gaze.py', {}),
+    'mcgip_simclr_r18_shuffled-gaze':
+    ('configs/controls/mcgip_simclr_resnet18_synthetic_shuffled-gaze.py', {}),
+    'mcgip_simclr_r18_oracle-gaze':
+    ('configs/controls/mcgip_simclr_resnet18_synthetic_oracle-gaze.py', {}),
     # the floor every method must clear: the same frozen ResNet-18, randomly
     # initialised (seeded) and never trained (its config only gives the model)
     'random-init_r18': ('configs/simclr/simclr_resnet18_synthetic.py', {}),
 }
 #: methods without pre-training: their "checkpoint" is the seeded initialisation
 REFERENCE_METHODS = ('random-init_r18', )
+#: methods that need lesion boxes in the training annotations
+ORACLE_SUFFIX = '_oracle-gaze'
+#: a method's shuffled-gaze control is the method name plus this suffix
+SHUFFLED_SUFFIX = '_shuffled-gaze'
+BASELINE = 'simclr_r18'
+#: the cpu preset: SimCLR, GazePrior with its three gaze controls and the
+#: random-init floor (McGIP and its controls with ``--methods``: each method adds
+#: about 15 min)
+CPU_METHODS = ['simclr_r18', 'gazeprior_r18', 'gazeprior_r18_no-gaze',
+               'gazeprior_r18_shuffled-gaze', 'gazeprior_r18_oracle-gaze',
+               'random-init_r18']
 #: the cpu-small preset (under 30 min on 2 cores): the five methods, GazePrior with
 #: per-image GWCL weight normalisation, and the random-init floor; the other
 #: ablations with ``--methods``
@@ -83,6 +108,9 @@ CPU_SMALL_METHODS = ['simclr_r18', 'mocov2_r18', 'mcgip_simclr_r18',
                      'focuscontrast_simclr_r18', 'gazeprior_r18',
                      'gazeprior_r18_image-norm', 'random-init_r18']
 PROBE_CONFIG = 'configs/benchmarks/resnet18_linear_synthetic.py'
+#: linear-probe epochs of the cpu presets: enough for mmpretrain's linear head
+#: (BatchNorm-standardised features, SGD) to reach the converged logistic probe
+PROBE_EPOCHS = 30
 
 #: budgets. ``pretrain_epochs`` of ``floor(0.7 * num_images / batch_size)``
 #: iterations each (the train split is 70 %, the last partial batch is dropped).
@@ -101,13 +129,22 @@ PRESETS = {
     'cpu-small': dict(
         methods=CPU_SMALL_METHODS, seeds=[0, 1, 2], num_images=600,
         img_size=96, view_size=64, batch_size=32, pretrain_epochs=2,
-        probe_epochs=4,
-        gaze_preset='realistic', data_seed=0, num_figures=2, jobs=2),
+        probe_epochs=PROBE_EPOCHS, gaze_preset='realistic', data_seed=0,
+        num_figures=2, jobs=2),
+    # the budget that separates methods: 15 epochs of 13 iterations (195
+    # pre-training iterations per run, 7.5x cpu-small; at 10 epochs SimCLR was
+    # only 0.076 above random init), GazePrior's gaze controls, 3 seeds;
+    # 15 pre-training runs of ~8-10 min, 2 at a time: about 75 min on 2 cores
+    'cpu': dict(
+        methods=CPU_METHODS, seeds=[0, 1, 2], num_images=600, img_size=96,
+        view_size=64, batch_size=32, pretrain_epochs=15,
+        probe_epochs=PROBE_EPOCHS, gaze_preset='realistic', data_seed=0,
+        num_figures=2, jobs=2),
     'smoke': dict(
         methods=['simclr_r18', 'gazeprior_r18', 'random-init_r18'], seeds=[0],
         num_images=120,
         img_size=64, view_size=64, batch_size=16, pretrain_epochs=1,
-        probe_epochs=1, gaze_preset='realistic', data_seed=0, num_figures=1,
+        probe_epochs=2, gaze_preset='realistic', data_seed=0, num_figures=1,
         jobs=2),
 }
 METRICS = ('linear_auc_macro', 'logistic_auc_macro', 'anomaly_auc', 'spearman',
@@ -123,9 +160,23 @@ METRIC_TITLES = {
 
 
 # ------------------------------------------------------------- config surgery
+SPLITS = ('train', 'val', 'test')
+
+
 def _loaders(cfg):
-    return [cfg[k] for k in ('train_dataloader', 'val_dataloader',
-                             'test_dataloader') if cfg.get(k) is not None]
+    """``(split, loader)`` of the config's train / val / test dataloaders."""
+    return [(split, cfg[f'{split}_dataloader']) for split in SPLITS
+            if cfg.get(f'{split}_dataloader') is not None]
+
+
+def data_spec(data_root: str, ann_files: Optional[dict] = None) -> dict:
+    """Where the comparison's data is: the root (images are relative to it) and
+    the annotation file of each split (absolute; by default
+    ``<root>/annotations/<split>.json``)."""
+    files = {split: osp.join(data_root, 'annotations', f'{split}.json')
+             for split in SPLITS}
+    files.update(ann_files or {})
+    return dict(root=data_root, ann_files=files)
 
 
 def _innermost_dataset(loader):
@@ -162,13 +213,18 @@ def _rescale_views(node, view_size: int, ratio: float) -> None:
             _rescale_views(value, view_size, ratio)
 
 
-def _set_data(cfg, budget: dict, data_root: str) -> None:
+def _set_data(cfg, budget: dict, data) -> None:
+    """Point every dataloader at the comparison's data (never generating: the
+    data are prepared before any run) and apply the budget's batch and view
+    size."""
+    data = data_spec(data) if isinstance(data, str) else data
     orig_view = cfg.get('view_size', 112)
     ratio = budget['view_size'] / orig_view
-    for loader in _loaders(cfg):
+    for split, loader in _loaders(cfg):
         dataset = _innermost_dataset(loader)
-        dataset['data_root'] = data_root
-        dataset['synthetic'] = synthetic_kwargs(budget)
+        dataset['data_root'] = data['root']
+        dataset['ann_file'] = data['ann_files'][split]
+        dataset['synthetic'] = None
         loader['num_workers'] = 0
         loader['persistent_workers'] = False
         loader['batch_size'] = budget['batch_size']
@@ -202,50 +258,64 @@ def synthetic_kwargs(budget: dict) -> dict:
                 preset=budget['gaze_preset'], seed=budget['data_seed'])
 
 
-def pretrain_config(method: str, seed: int, budget: dict, data_root: str,
+def pretrain_config(method: str, seed: int, budget: dict, data,
                     run_dir: Optional[str] = None):
     """The method's config with the shared budget, data and seed applied.
 
-    McGIP's gaze neighbours are mined from this comparison's training annotations
-    into ``run_dir`` (one file per run: parallel runs never share a file being
-    written), never from the config's default dataset.
+    ``data``: a data root or a :func:`data_spec`. McGIP's gaze neighbours are
+    mined from this comparison's training annotations into ``run_dir`` (one file
+    per run: parallel runs never share a file being written), never from the
+    config's default dataset and never into the data root. A gaze control
+    (shuffled / oracle gaze) takes the run's seed: one permutation per seed.
     """
     from mmengine.config import Config
+    data = data_spec(data) if isinstance(data, str) else data
     path, overrides = METHODS[method]
     cfg = Config.fromfile(osp.join(REPO, path))
     cfg.merge_from_dict(overrides)
-    _set_data(cfg, budget, data_root)
+    _set_data(cfg, budget, data)
+    train_set = _innermost_dataset(cfg.train_dataloader)
+    if train_set.get('gaze_control') is not None:
+        train_set['gaze_control_seed'] = seed
     positives = cfg.model.get('gaze_positives')
     if positives is not None:
-        positives['ann_file'] = osp.join(data_root, 'annotations', 'train.json')
-        folder = run_dir if run_dir is not None else osp.join(data_root,
-                                                              'annotations')
+        positives['ann_file'] = data['ann_files']['train']
+        if run_dir is None:
+            raise ValueError(f'{method}: McGIP needs a run_dir for its '
+                             'neighbour table')
         positives['neighbour_file'] = osp.join(
-            folder, osp.basename(positives['neighbour_file']))
+            run_dir, osp.basename(positives['neighbour_file']))
+        mine_cfg = positives.get('mine_cfg') or {}
+        if mine_cfg.get('gaze_control') is not None:
+            mine_cfg['gaze_control_seed'] = seed
     epochs = budget['pretrain_epochs']
     orig_epochs = cfg.train_cfg.get('max_epochs', epochs)
     cfg.param_scheduler = _scale_schedule(cfg.get('param_scheduler', []),
                                           orig_epochs, epochs)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs,
-                                        max_keep_ckpts=1)
+    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook',
+                                        interval=epochs, max_keep_ckpts=1)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=5)
     cfg.randomness = dict(seed=seed, deterministic=False)
     return cfg
 
 
-def probe_config(checkpoint: str, seed: int, budget: dict, data_root: str):
-    """The ResNet-18 linear probe on ``checkpoint``, same data and view size."""
+def probe_config(checkpoint: str, seed: int, budget: dict, data):
+    """mmpretrain's linear probe (``PROBE_CONFIG``) on ``checkpoint``: the
+    backbone it was pre-trained with (``PretrainedBackbone`` reads the config
+    saved in the checkpoint), same data and view size, the budget's epochs on
+    the config's cosine schedule."""
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(REPO, PROBE_CONFIG))
-    _set_data(cfg, budget, data_root)
-    cfg.model.backbone.init_cfg.checkpoint = checkpoint
+    _set_data(cfg, budget, data)
+    cfg.model.backbone.checkpoint = checkpoint
     epochs = budget['probe_epochs']
     cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=epochs)
-    cfg.param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True,
-                                begin=0, end=epochs, T_max=epochs, eta_min=0)]
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs,
-                                        max_keep_ckpts=1)
+    cfg.param_scheduler = [
+        dict(sched, begin=0, end=epochs, T_max=epochs) if 'T_max' in sched
+        else dict(sched) for sched in cfg.param_scheduler]
+    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook',
+                                        interval=epochs, max_keep_ckpts=1)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=5)
     cfg.randomness = dict(seed=seed, deterministic=False)
     return cfg
@@ -263,8 +333,11 @@ def save_random_init(cfg, path: str, seed: int) -> str:
     model = MODELS.build(cfg.model)
     model.init_weights()
     os.makedirs(osp.dirname(path), exist_ok=True)
+    # the config rides along, as in a training run's checkpoint, so the probe
+    # rebuilds the same backbone (PretrainedBackbone)
     save_checkpoint(dict(state_dict=model.state_dict(),
-                         meta=dict(seed=seed, epoch=0, note='random init')),
+                         meta=dict(seed=seed, epoch=0, note='random init',
+                                   cfg=cfg.pretty_text)),
                     path)
     return path
 
@@ -287,7 +360,8 @@ def _final_checkpoint(work_dir: str, epochs: int) -> Optional[str]:
 
 def run_one(spec: dict) -> dict:
     """All stages of one (method, seed); each skipped if its output exists."""
-    budget, run_dir, data_root = spec['budget'], spec['run_dir'], spec['data_root']
+    budget, run_dir, data = spec['budget'], spec['run_dir'], spec['data']
+    data_root = data['root']
     os.makedirs(run_dir, exist_ok=True)
     import gazeprior_mm  # noqa: F401  (registers everything)
 
@@ -301,7 +375,7 @@ def run_one(spec: dict) -> dict:
     ckpt = _final_checkpoint(pre_dir, budget['pretrain_epochs'])
     if ckpt is None:
         log('pre-training')
-        cfg = pretrain_config(spec['method'], spec['seed'], budget, data_root,
+        cfg = pretrain_config(spec['method'], spec['seed'], budget, data,
                               run_dir)
         cfg.dump(pre_cfg_path)
         if spec['method'] in REFERENCE_METHODS:
@@ -317,7 +391,7 @@ def run_one(spec: dict) -> dict:
     probe_dir = osp.join(run_dir, 'probe')
     probe_cfg_path = osp.join(run_dir, 'probe_config.py')
     if not osp.exists(probe_cfg_path):
-        probe_config(ckpt, spec['seed'], budget, data_root).dump(probe_cfg_path)
+        probe_config(ckpt, spec['seed'], budget, data).dump(probe_cfg_path)
     probe_json = osp.join(run_dir, 'probe_metrics.json')
     if not osp.exists(probe_json):
         probe_ckpt = _final_checkpoint(probe_dir, budget['probe_epochs'])
@@ -332,14 +406,16 @@ def run_one(spec: dict) -> dict:
             '--out-item', 'metrics'])
     # 2b. converged logistic probe and 3. anomaly detection, on the frozen
     # embeddings of the probe config's single-view data
-    for tool, out_name in (('logistic_probe', 'logistic_probe.json'),
-                           ('anomaly_detection', 'anomaly.json')):
+    for tool, out_name, extra in (
+            ('logistic_probe', 'logistic_probe.json',
+             ['--scores-out', osp.join(run_dir, SCORES_FILE)]),
+            ('anomaly_detection', 'anomaly.json', [])):
         out_json = osp.join(run_dir, out_name)
         if not osp.exists(out_json):
             log(tool.replace('_', ' '))
             _load_tool(f'analysis/{tool}').main([
                 pre_cfg_path, ckpt, '--data-config', probe_cfg_path,
-                '--data-root', data_root, '--out', out_json])
+                '--data-root', data_root, '--out', out_json] + extra)
     # 4. gaze alignment (+ figures)
     align_dir = osp.join(run_dir, 'alignment')
     align_json = osp.join(align_dir, 'alignment.json')
@@ -356,8 +432,12 @@ def run_one(spec: dict) -> dict:
     return metrics
 
 
+SCORES_FILE = 'logistic_scores.npz'
+
+
 def collect_run(run_dir: str) -> Dict[str, float]:
-    """The four headline numbers of one run from its stage outputs."""
+    """The headline numbers of one run from its stage outputs, plus the logistic
+    probe's per-class AUCs (``logistic_auc/<class>``)."""
     with open(osp.join(run_dir, 'probe_metrics.json')) as f:
         probe = json.load(f)
     auc_keys = [k for k in probe if k.split('/')[-1] == 'auc_macro']
@@ -370,11 +450,14 @@ def collect_run(run_dir: str) -> Dict[str, float]:
         anomaly = json.load(f)
     with open(osp.join(run_dir, 'alignment', 'alignment.json')) as f:
         align = json.load(f)
-    return dict(linear_auc_macro=float(probe[auc_keys[0]]),
-                logistic_auc_macro=float(logistic['auc_macro']),
-                anomaly_auc=float(anomaly['anomaly_auc']),
-                spearman=float(align['spearman']), emd=float(align['emd']),
-                pointing=float(align.get('pointing', float('nan'))))
+    out = dict(linear_auc_macro=float(probe[auc_keys[0]]),
+               logistic_auc_macro=float(logistic['auc_macro']),
+               anomaly_auc=float(anomaly['anomaly_auc']),
+               spearman=float(align['spearman']), emd=float(align['emd']),
+               pointing=float(align.get('pointing', float('nan'))))
+    out.update({f'logistic_{k}': float(v) for k, v in logistic.items()
+                if k.startswith('auc/')})
+    return out
 
 
 # ------------------------------------------------------------------ aggregation
@@ -393,16 +476,84 @@ def summarise(values: Sequence[float]) -> dict:
 
 
 def aggregate(per_run: Dict[str, Dict[int, Dict[str, float]]],
-              budget: dict, seeds: Sequence[int]) -> dict:
-    """``{method: {seed: {metric: value}}}`` -> the results.json structure."""
+              budget: dict, seeds: Sequence[int],
+              data: Optional[dict] = None) -> dict:
+    """``{method: {seed: {metric: value}}}`` -> the results.json structure
+    (headline metrics, then the per-class ``logistic_auc/<class>`` ones)."""
     methods = {}
     for name, runs in per_run.items():
         ordered = [runs[s] for s in sorted(runs)]
+        per_class = sorted({k for r in ordered for k in r
+                            if k.startswith('logistic_auc/')})
         methods[name] = {
             metric: summarise([r.get(metric, float('nan')) for r in ordered])
-            for metric in METRICS}
+            for metric in list(METRICS) + per_class}
         methods[name]['seeds'] = sorted(runs)
-    return dict(methods=methods, budget=budget, seeds=list(seeds))
+    return dict(methods=methods, budget=budget, seeds=list(seeds),
+                data=data or {})
+
+
+def comparison_pairs(methods: Sequence[str]) -> List[tuple]:
+    """``(A, B, effect)``: every method vs SimCLR, every method vs its
+    shuffled-gaze control, GazePrior vs its no-gaze control."""
+    present = set(methods)
+    pairs = [(m, BASELINE, 'method') for m in methods
+             if m != BASELINE and BASELINE in present]
+    pairs += [(m, m + SHUFFLED_SUFFIX, 'gaze') for m in methods
+              if m + SHUFFLED_SUFFIX in present]
+    pairs += [(m, 'gazeprior_r18_no-gaze', 'gaze') for m in methods
+              if m.startswith('gazeprior_r18') and m != 'gazeprior_r18_no-gaze'
+              and not m.endswith(SHUFFLED_SUFFIX)
+              and 'gazeprior_r18_no-gaze' in present]
+    return pairs
+
+
+def _seed_scores(run_dirs: Dict[int, str]):
+    """Per seed, the logistic probe's (N, C) test scores; and the labels / ids."""
+    scores, labels, ids = {}, None, None
+    for seed, run_dir in run_dirs.items():
+        path = osp.join(run_dir, SCORES_FILE)
+        if not osp.exists(path):
+            return None
+        with np.load(path) as f:
+            scores[seed] = f['scores']
+            if ids is not None and list(f['img_ids']) != ids:
+                raise ValueError(f'{path}: test images differ from the other '
+                                 'runs (a paired comparison needs the same)')
+            labels, ids = f['labels'], list(f['img_ids'])
+    return scores, labels, ids
+
+
+def paired(per_run: Dict[str, Dict[int, dict]],
+           run_dirs: Dict[str, Dict[int, str]]) -> dict:
+    """``{"A - B": {metric: {"mean", "ci95", "n", "method"}, "effect": ...}}``.
+
+    Seeds are paired (the same seed of A and B). The logistic-probe macro AUC
+    gets a two-level bootstrap over seeds and test images (per-image scores),
+    every other metric a t interval over the per-seed differences
+    (:mod:`gazeprior_mm.evaluation.paired`).
+    """
+    from gazeprior_mm.evaluation.paired import (paired_bootstrap_auc,
+                                                seed_interval)
+    out = {}
+    for a, b, effect in comparison_pairs(list(per_run)):
+        seeds = sorted(set(per_run[a]) & set(per_run[b]))
+        if not seeds:
+            continue
+        entry = {'effect': effect, 'seeds': seeds}
+        for metric in METRICS:
+            entry[metric] = seed_interval(
+                [per_run[a][s].get(metric, float('nan'))
+                 - per_run[b][s].get(metric, float('nan')) for s in seeds])
+        sa = _seed_scores({s: run_dirs[a][s] for s in seeds})
+        sb = _seed_scores({s: run_dirs[b][s] for s in seeds})
+        if sa is not None and sb is not None and len(seeds) > 1:
+            if sa[2] != sb[2]:
+                raise ValueError(f'{a} and {b} were tested on different images')
+            entry['logistic_auc_macro'] = paired_bootstrap_auc(
+                [sa[0][s] for s in seeds], [sb[0][s] for s in seeds], sa[1])
+        out[f'{a} - {b}'] = entry
+    return out
 
 
 def _fmt(stat: dict) -> str:
@@ -411,28 +562,103 @@ def _fmt(stat: dict) -> str:
     return f'{stat["mean"]:.3f} ± {stat["std"]:.3f}'
 
 
+def _undefined_notes(results: dict) -> List[str]:
+    """Plain-words notes on metrics the data cannot define."""
+    notes = []
+    for metric in ('pointing', 'spearman', 'emd', 'anomaly_auc'):
+        missing = [n for n, r in results['methods'].items()
+                   if r[metric]['mean'] is None]
+        if missing:
+            why = {'pointing': 'no test image with a lesion box',
+                   'spearman': 'no test image with gaze',
+                   'emd': 'no test image with gaze',
+                   'anomaly_auc': 'no normal training image or no abnormal '
+                   'test image'}[metric]
+            notes.append(f'- {METRIC_TITLES[metric]}: n/a for '
+                         f'{", ".join(missing)} ({why}); left out, not 0.')
+    classes = sorted({k for r in results['methods'].values() for k in r
+                      if k.startswith('logistic_auc/')})
+    undefined = [c.split('/', 1)[1] for c in classes
+                 if all(r.get(c, {}).get('mean') is None
+                        for r in results['methods'].values())]
+    if undefined:
+        notes.append('- per-class AUC undefined (a split lacks positives or '
+                     f'negatives) for: {", ".join(undefined)}; macro AUCs '
+                     'average the other classes.')
+    return notes
+
+
 def markdown_table(results: dict) -> str:
-    """results.md: one row per method, mean ± std over seeds."""
-    budget = results['budget']
+    """results.md: the data, one row per method (mean ± std over seeds), the
+    paired differences with their verdicts, per-class AUCs, undefined metrics."""
+    from gazeprior_mm.evaluation.paired import verdict
+    budget, data = results['budget'], results.get('data') or {}
+    kind = 'synthetic benchmark' if data.get('synthetic') else 'user data'
     lines = [
-        '# Side-by-side comparison (synthetic benchmark)', '',
+        f'# Side-by-side comparison ({kind})', '',
+        f'Data: `{data.get("root", "?")}` ({kind}'
+        + (f'; {data["note"]}' if data.get('note') else '') + ').', '',
         f'Seeds {results["seeds"]}; budget: '
         + ', '.join(f'{k}={v}' for k, v in budget.items()
                     if k not in ('methods', 'seeds')) + '.', '',
         '| method | n | linear-probe macro AUC ↑ | logistic-probe macro AUC ↑ | '
-        'anomaly AUC ↑ | Spearman ρ ↑ | EMD ↓ | pointing game ↑ |',
-        '|---|---|---|---|---|---|---|---|']
+        'anomaly AUC ↑ | Spearman ρ ↑ | EMD ↓ | pointing game ↑ | '
+        '|linear − logistic| |',
+        '|---|---|---|---|---|---|---|---|---|']
     for name, res in results['methods'].items():
         n = max(res[m]['n'] for m in METRICS)
+        lin, log = res['linear_auc_macro']['mean'], res['logistic_auc_macro'][
+            'mean']
+        gap = 'n/a' if lin is None or log is None else f'{abs(lin - log):.3f}'
         lines.append(f'| {name} | {n} | ' +
-                     ' | '.join(_fmt(res[m]) for m in METRICS) + ' |')
+                     ' | '.join(_fmt(res[m]) for m in METRICS) + f' | {gap} |')
     lines += ['', 'mean ± sample std over seeds; AUCs in [0, 1]; linear probe: '
-              "mmpretrain's linear head trained for the budget's probe epochs; "
-              'logistic probe: per-class logistic regression fitted to '
-              'convergence on the same frozen embeddings; Spearman ρ '
-              'and EMD between the gaze and the Grad-CAM of the frozen '
-              'backbone on the test split; pointing game: share of test images '
-              'with lesions whose Grad-CAM peak lies in a lesion box.', '']
+              "mmpretrain's ImageClassifier on the frozen pre-trained backbone "
+              '(BatchNorm-standardised pooled features, linear head, the '
+              "budget's probe epochs); logistic probe: per-class logistic "
+              'regression fitted to convergence on the same frozen embeddings; '
+              'Spearman ρ and EMD between the gaze and the Grad-CAM of the '
+              'frozen backbone on the test split; pointing game: share of test '
+              'images with lesions whose Grad-CAM peak lies in a lesion box.', '']
+    pairs = results.get('paired') or {}
+    if pairs:
+        lines += ['## Paired differences (A − B, same seeds)', '',
+                  'Logistic-probe macro AUC: two-level bootstrap over seeds and '
+                  'test images (95 % percentile interval); the other metrics: t '
+                  'interval over the per-seed differences.', '',
+                  '| A − B | logistic-probe AUC | linear-probe AUC | Spearman ρ |'
+                  ' verdict |', '|---|---|---|---|---|']
+
+        def cell(stat):
+            if stat.get('mean') is None:
+                return 'n/a'
+            ci = stat.get('ci95')
+            return (f'{stat["mean"]:+.3f}' + (
+                f' [{ci[0]:+.3f}, {ci[1]:+.3f}]' if ci else ''))
+        for name, entry in pairs.items():
+            lines.append(
+                f'| {name} | {cell(entry["logistic_auc_macro"])} | '
+                f'{cell(entry["linear_auc_macro"])} | {cell(entry["spearman"])}'
+                f' | {verdict(entry["logistic_auc_macro"], entry["effect"])}'
+                ' |')
+        lines.append('')
+    classes = sorted({k for r in results['methods'].values() for k in r
+                      if k.startswith('logistic_auc/')})
+    if classes:
+        lines += ['## Logistic-probe AUC per class (mean over seeds)', '',
+                  '| method | ' + ' | '.join(c.split('/', 1)[1] for c in classes)
+                  + ' |', '|---|' + '---|' * len(classes)]
+        for name, res in results['methods'].items():
+            vals = [res.get(c, {}).get('mean') for c in classes]
+            lines.append(f'| {name} | ' + ' | '.join(
+                'n/a' if v is None else f'{v:.3f}' for v in vals) + ' |')
+        lines.append('')
+    notes = _undefined_notes(results)
+    if notes:
+        lines += ['## Undefined on this data', ''] + notes + ['']
+    if results.get('figures'):
+        lines += ['## Figures', ''] + [f'- {k}: `{v}`' for k, v in
+                                       results['figures'].items()] + ['']
     return '\n'.join(lines)
 
 
@@ -463,8 +689,29 @@ def plot(results: dict, path: str) -> str:
     return path
 
 
-def write_results(per_run, budget, seeds, work_dir: str) -> dict:
-    results = aggregate(per_run, budget, seeds)
+def plot_run_losses(run_dirs: Dict[str, Dict[int, str]], path: str) -> str:
+    """Pre-training and linear-probe loss curves of every run (one colour per
+    method, one line per seed): has the budget let them flatten?"""
+    from gazeprior_mm.visualization.loss_curves import (find_scalars,
+                                                        plot_loss_curves)
+    curves = {}
+    for stage in ('pretrain', 'probe'):
+        curves[stage] = {
+            method: [find_scalars(osp.join(d, stage)) for _, d in
+                     sorted(seeds.items())]
+            for method, seeds in run_dirs.items()}
+    return plot_loss_curves(curves, path)
+
+
+def write_results(per_run, budget, seeds, work_dir: str,
+                  data: Optional[dict] = None,
+                  run_dirs: Optional[Dict[str, Dict[int, str]]] = None) -> dict:
+    results = aggregate(per_run, budget, seeds, data)
+    results['figures'] = dict(metrics=osp.join(work_dir, 'comparison.png'))
+    if run_dirs:
+        results['paired'] = paired(per_run, run_dirs)
+        results['figures']['loss curves'] = plot_run_losses(
+            run_dirs, osp.join(work_dir, 'loss_curves.png'))
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
         json.dump(results, f, indent=2)
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
@@ -478,7 +725,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--preset', choices=sorted(PRESETS), default='cpu-small')
     parser.add_argument('--work-dir', default='work_dirs/comparison',
-                        help='output directory; its path must contain "compar"')
+                        help='output directory (runs, results, derived splits)')
     parser.add_argument('--methods', nargs='+', choices=sorted(METHODS),
                         help='override the preset\'s methods')
     parser.add_argument('--seeds', nargs='+', type=int)
@@ -492,9 +739,10 @@ def parse_args(argv=None):
                         'in real data, the default) or strong (gaze clearly on '
                         'the findings: a ceiling for what gaze can add)')
     parser.add_argument('--data-root',
-                        help='synthetic data (default '
-                        'WORK_DIR/data_n<images>_s<size>_<gaze preset>); '
-                        'generated on first use')
+                        help='a canonical data root (annotations/train.json and '
+                        'test.json; val.json optional): used read-only. By '
+                        'default the synthetic benchmark, generated on first use '
+                        'into WORK_DIR/data_n<images>_s<size>_<gaze preset>')
     parser.add_argument('--force', action='store_true',
                         help='redo every stage even if its outputs exist')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
@@ -533,36 +781,105 @@ def _launch(spec_path: str, log_path: str) -> int:
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
 
 
+def has_lesion_boxes(ann_file: str) -> bool:
+    """Whether any row of ``ann_file`` has a lesion box (oracle gaze needs one)."""
+    with open(ann_file) as f:
+        rows = json.load(f).get('data_list', [])
+    return any(les.get('bbox') for row in rows for les in row.get('lesions') or [])
+
+
+def derive_val_split(train_file: str, out_dir: str, seed: int,
+                     fraction: float = 0.1) -> dict:
+    """A seeded ``fraction`` of ``train_file`` as val, the rest as train, written
+    into ``out_dir`` (never beside the user's file). Returns the two paths."""
+    from gazeprior_mm.utils.checkpoint import atomic_write_text
+    with open(train_file) as f:
+        ann = json.load(f)
+    rows = ann['data_list']
+    if len(rows) < 2:
+        raise ValueError(f'{train_file}: {len(rows)} row(s), too few to take a '
+                         'val split from')
+    order = np.random.default_rng(seed).permutation(len(rows))
+    num_val = max(1, int(round(fraction * len(rows))))
+    val_rows = set(order[:num_val].tolist())
+    paths = {}
+    for split, keep in (('train', False), ('val', True)):
+        part = dict(ann, data_list=[r for i, r in enumerate(rows)
+                                    if (i in val_rows) == keep])
+        paths[split] = osp.join(out_dir, f'{split}.json')
+        os.makedirs(out_dir, exist_ok=True)
+        atomic_write_text(json.dumps(part), paths[split])
+    return paths
+
+
+def prepare_data(data_root: Optional[str], budget: dict, work_dir: str) -> dict:
+    """The comparison's data: a user's root, read-only, or the synthetic
+    benchmark generated into the work dir.
+
+    A user root needs ``annotations/train.json`` and ``test.json``; without
+    ``val.json`` a seeded 10 % of train becomes val, written into
+    ``WORK_DIR/derived_splits/`` (printed). Nothing is ever written into a user
+    root, and the synthetic generator never runs there.
+    """
+    if data_root is None:
+        from gazeprior_mm.datasets.synthetic import generate_synthetic_cxr
+        root = osp.join(work_dir, f'data_n{budget["num_images"]}_s'
+                        f'{budget["img_size"]}_{budget["gaze_preset"]}')
+        if not osp.exists(osp.join(root, 'annotations', 'test.json')):
+            print(f'[compare] generating the synthetic data into {root}')
+            generate_synthetic_cxr(root, **synthetic_kwargs(budget))
+        return dict(data_spec(root), synthetic=True, note='generated by compare')
+    from gazeprior_mm.datasets.synthetic import SUMMARY_FILE
+    root = osp.abspath(data_root)
+    spec = data_spec(root)
+    for split in ('train', 'test'):
+        if not osp.isfile(spec['ann_files'][split]):
+            raise FileNotFoundError(
+                f'--data-root {root}: {spec["ann_files"][split]} not found (a '
+                'canonical data root has annotations/train.json and test.json)')
+    spec['synthetic'] = osp.isfile(osp.join(root, SUMMARY_FILE))
+    if not osp.isfile(spec['ann_files']['val']):
+        derived = derive_val_split(spec['ann_files']['train'],
+                                   osp.join(work_dir, 'derived_splits'),
+                                   budget['data_seed'])
+        spec['ann_files'].update(derived)
+        spec['note'] = (f'no val.json: val = a seeded 10 % of train, written to '
+                        f'{osp.dirname(derived["val"])}')
+        print(f'[compare] {spec["note"]}')
+    return spec
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         with open(args.worker) as f:
             return run_one(json.load(f))
-    if 'compar' not in osp.abspath(args.work_dir):
-        raise ValueError(f'--work-dir {args.work_dir!r}: the path must contain '
-                         '"compar"')
     budget = make_budget(args)
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
-    data_root = osp.abspath(args.data_root or osp.join(
-        work_dir, f'data_n{budget["num_images"]}_s{budget["img_size"]}_'
-        f'{budget["gaze_preset"]}'))
-    if not osp.exists(osp.join(data_root, 'annotations', 'test.json')):
-        from gazeprior_mm.datasets.synthetic import generate_synthetic_cxr
-        print(f'[compare] generating the synthetic data into {data_root}')
-        generate_synthetic_cxr(data_root, **synthetic_kwargs(budget))
+    data = prepare_data(args.data_root, budget, work_dir)
+    methods = list(budget['methods'])
+    if not has_lesion_boxes(data['ann_files']['train']):
+        skipped = [m for m in methods if m.endswith(ORACLE_SUFFIX)]
+        if skipped:
+            methods = [m for m in methods if m not in skipped]
+            data['note'] = '; '.join(filter(None, [
+                data.get('note'), f'no lesion boxes: {", ".join(skipped)} '
+                'skipped']))
+            print(f'[compare] no lesion boxes in the training annotations: '
+                  f'skipping {skipped}')
 
     specs = []
     # seed-major order: an interrupted comparison has whole seeds done
     for seed in budget['seeds']:
-        for method in budget['methods']:
+        for method in methods:
             run_dir = osp.join(work_dir, method, f'seed{seed}')
             if args.force and osp.isdir(run_dir):
                 import shutil
                 shutil.rmtree(run_dir)
             os.makedirs(run_dir, exist_ok=True)
             spec = dict(method=method, seed=seed, budget=budget,
-                        run_dir=run_dir, data_root=data_root)
+                        run_dir=run_dir, data=data)
             with open(osp.join(run_dir, 'spec.json'), 'w') as f:
                 json.dump(spec, f, indent=2)
             specs.append(spec)
@@ -575,7 +892,7 @@ def main(argv=None):
                        osp.join(spec['run_dir'], 'log.txt'))
         return spec, code, time.time() - start
 
-    per_run, failures = {}, []
+    per_run, run_dirs, failures = {}, {}, []
     start = time.time()
     with ThreadPoolExecutor(max_workers=budget['jobs']) as pool:
         for spec, code, secs in pool.map(run, specs):
@@ -589,13 +906,16 @@ def main(argv=None):
             with open(osp.join(spec['run_dir'], 'metrics.json')) as f:
                 per_run.setdefault(spec['method'], {})[spec['seed']] = \
                     json.load(f)
+            run_dirs.setdefault(spec['method'], {})[spec['seed']] = \
+                spec['run_dir']
     budget['wall_seconds_this_call'] = round(time.time() - start, 1)
     if not per_run:
         raise RuntimeError(f'every run failed: {failures}')
-    results = write_results(per_run, budget, budget['seeds'], work_dir)
+    results = write_results(per_run, budget, budget['seeds'], work_dir, data,
+                            run_dirs)
     print(markdown_table(results))
     print(f'[compare] results: {work_dir}/results.{{json,md}}, '
-          f'{work_dir}/comparison.png')
+          f'{work_dir}/comparison.png, {work_dir}/loss_curves.png')
     if failures:
         print(f'[compare] {len(failures)} runs failed: {failures} (rerun the '
               'same command to retry them)')

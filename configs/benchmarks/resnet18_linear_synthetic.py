@@ -1,13 +1,16 @@
 # Linear probe of a frozen, pre-trained ResNet-18 on the synthetic benchmark.
-# Pass the pre-training checkpoint with
-#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/.../epoch_N.pth
+# The backbone is the one the checkpoint was pre-trained with (read from the
+# config saved in it: strides, widths), its weights must fit exactly, and a
+# BatchNorm without affine standardises the pooled features before the linear
+# head (mmpretrain's MAE / MoCo v3 linear-eval recipe). Pass the checkpoint with
+#   --cfg-options model.backbone.checkpoint=work_dirs/.../epoch_N.pth
 _base_ = [
-    'mmpretrain::_base_/models/resnet18.py',
     '../_base_/datasets/synthetic_linear.py',
     './_linear_probe_schedule.py',
 ]
 
 model = dict(
+    type='ImageClassifier',
     data_preprocessor=dict(
         type='ClsDataPreprocessor',
         num_classes=14,
@@ -15,12 +18,9 @@ model = dict(
         std=[58.395, 57.12, 57.375],
         to_rgb=True,
         to_onehot=True),
-    backbone=dict(
-        frozen_stages=4,
-        norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='', prefix='backbone.')),
+    backbone=dict(type='PretrainedBackbone', checkpoint=''),
+    neck=dict(type='PooledBatchNormNeck', in_channels=512),
     head=dict(
-        _delete_=True,
         type='MultiLabelLinearClsHead',
         num_classes=14,
         in_channels=512,

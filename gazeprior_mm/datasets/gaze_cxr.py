@@ -3,15 +3,19 @@
 One dataset class for real (MIMIC-CXR + EGD-CXR / REFLACX, converted) and synthetic
 data: both are written in the canonical annotation format of docs/interfaces.md.
 """
+import json
+import logging
 import os.path as osp
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
+import yaml
 from mmengine import dist
-from mmengine.fileio import join_path, load
+from mmengine.fileio import join_path
 from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
 
+from gazeprior_mm.gaze.controls import GAZE_CONTROLS, apply_gaze_control
 from gazeprior_mm.registry import DATASETS
 
 #: CheXpert's 14 observations, in CheXpert's order.
@@ -22,6 +26,10 @@ CHEXPERT_CLASSES = (
     'Support Devices')
 
 UNCERTAIN_POLICIES = ('zeros', 'ones', 'ignore')
+
+#: annotation file extensions read (JSON, or YAML with ``yaml.safe_load``); any
+#: other (pickle, ...) is refused: loading it could run code from the file
+ANNOTATION_EXTENSIONS = ('.json', '.yaml', '.yml')
 
 
 class AnnotationError(ValueError):
@@ -44,9 +52,15 @@ class GazeCXRDataset(BaseDataset):
     """Chest X-ray dataset with multi-label CheXpert findings and optional gaze.
 
     Reads the canonical annotation file (mmengine's ``{"metainfo", "data_list"}``
-    JSON, see docs/interfaces.md). Every data info holds ``img_path`` (absolute),
-    ``img_id``, ``gt_label`` (positive class indices after the uncertainty policy),
-    ``gt_label_raw`` int8 (C,) 1/0/-1, ``gt_label_mask`` bool (C,), ``has_gaze``,
+    JSON, see docs/interfaces.md; YAML is read too, with ``yaml.safe_load``). No
+    other format is read, whatever mmengine's ``load`` would accept: a pickle (or
+    unsafe YAML) file runs code when loaded, so ``.pkl`` and any other extension
+    is an :class:`AnnotationError` naming the file. An empty ``data_list`` (what
+    the converters write for an empty split) gives an empty dataset (length 0,
+    a warning naming the file), not an error. Every data info holds ``img_path``
+    (absolute), ``img_id``, ``gt_label`` (positive class indices after the
+    uncertainty policy), ``gt_label_raw`` int8 (C,) 1/0/-1, ``gt_label_mask`` bool
+    (C,), ``has_gaze``,
     ``gaze`` (dict with ``image_size`` and ``readers``, fixations as float32
     (K, 2|3) arrays; or None), ``lesions``, ``split``, ``img_shape_stored`` (the
     row's ``img_shape`` or None; the pipeline's ``img_shape`` is the loaded one) and
@@ -56,12 +70,17 @@ class GazeCXRDataset(BaseDataset):
     (``img_path``, ``gt_label``), label length / values, duplicate ``img_id``, gaze
     ``image_size`` (two positive ints, equal to ``img_shape`` when both are stored),
     fixations (numeric, shape (K, 2) or (K, 3)), unknown class names, and missing
-    image files (``check_files``, one ``stat`` per row at start-up). The image size
-    is checked lazily (``check_image_size=True``): the first time a sample is loaded
-    in a process its header (not its pixels) is read and compared with the stored
-    ``img_shape`` / gaze ``image_size``; ``check_image_size='eager'`` checks every
-    image at start-up, ``False`` never. Unusable fixations (NaN, outside, negative
-    duration) are not errors: ``GazeHeatmap`` drops and counts them.
+    image files (``check_files``, one ``stat`` per row at start-up). Fixations
+    without a duration column ((K, 2)) are accepted: that reader's fixations are
+    weighted equally by ``GazeHeatmap``, the other readers of the image keep
+    their duration weights. An image that cannot be decoded (empty, truncated)
+    is an error naming the file, row, image path and ``img_id`` when the sample
+    is loaded. The image size is checked lazily (``check_image_size=True``): the
+    first time a sample is loaded in a process its header (not its pixels) is
+    read and compared with the stored ``img_shape`` / gaze ``image_size``;
+    ``check_image_size='eager'`` checks every image at start-up, ``False`` never.
+    Unusable fixations (NaN, infinite, outside, negative duration) are not
+    errors: ``GazeHeatmap`` drops and counts them.
 
     Args:
         ann_file (str): annotation file, relative to ``data_root``.
@@ -80,7 +99,15 @@ class GazeCXRDataset(BaseDataset):
         synthetic (dict, optional): when ``ann_file`` does not exist, generate the
             synthetic benchmark into ``data_root`` first with
             ``generate_synthetic_cxr(data_root, **synthetic)`` (rank 0 generates,
-            the other ranks wait), so configs run out of the box.
+            the other ranks wait), so configs run out of the box. Only into a
+            folder that is missing, empty, or was made by the generator (it holds
+            ``annotations/synthetic_summary.json``): a missing file in any other
+            folder (a user's data) is an error, never a reason to write there.
+        gaze_control (str, optional): cut the image-gaze link for a control run:
+            ``'shuffle'`` (each image gets another image's gaze) or ``'oracle'``
+            (fixations on the lesion boxes); see :mod:`gazeprior_mm.gaze.controls`.
+            Applied to the rows read, never to the file.
+        gaze_control_seed (int): the control's seed. Defaults to 0.
         **kwargs: other arguments of mmpretrain's ``BaseDataset``.
     """
 
@@ -96,6 +123,8 @@ class GazeCXRDataset(BaseDataset):
                  check_image_size: Union[bool, str] = True,
                  check_files: bool = True,
                  synthetic: Optional[dict] = None,
+                 gaze_control: Optional[str] = None,
+                 gaze_control_seed: int = 0,
                  **kwargs) -> None:
         if uncertain_policy not in UNCERTAIN_POLICIES:
             raise ValueError(f'uncertain_policy must be one of '
@@ -107,6 +136,11 @@ class GazeCXRDataset(BaseDataset):
         self.check_image_size = check_image_size
         self.check_files = check_files
         self.synthetic = synthetic
+        if gaze_control is not None and gaze_control not in GAZE_CONTROLS:
+            raise ValueError(f'gaze_control must be None or one of '
+                             f'{GAZE_CONTROLS}, got {gaze_control!r}')
+        self.gaze_control = gaze_control
+        self.gaze_control_seed = gaze_control_seed
         self._size_checked = set()
         super().__init__(ann_file=ann_file, data_root=data_root,
                          data_prefix=data_prefix, pipeline=pipeline,
@@ -126,7 +160,13 @@ class GazeCXRDataset(BaseDataset):
         can wait for a barrier the others skipped)."""
         rank, _ = dist.get_dist_info()
         if rank == 0 and not osp.exists(self.ann_file):
-            from .synthetic import generate_synthetic_cxr
+            from .synthetic import generate_synthetic_cxr, may_generate_into
+            if not may_generate_into(self.data_root):
+                raise FileNotFoundError(
+                    f'{self.ann_file} not found, and {self.data_root!r} holds '
+                    'data that the synthetic generator did not make: refusing to '
+                    'generate the synthetic benchmark into it (point data_root at '
+                    'a new folder for synthetic data, or add the missing file)')
             print_log(f'{self.ann_file} not found: generating the synthetic '
                       f'benchmark into {self.data_root!r} with {self.synthetic}',
                       logger='current')
@@ -154,10 +194,46 @@ class GazeCXRDataset(BaseDataset):
         self._metainfo['classes'] = tuple(wanted)
         return np.array([list(file_classes).index(c) for c in wanted])
 
+    def _read_annotations(self):
+        """The annotation file's content, read without running code from it.
+
+        Returns:
+            The parsed JSON (or YAML, with ``yaml.safe_load``) document.
+
+        Raises:
+            AnnotationError: naming the file, for an extension other than
+                :data:`ANNOTATION_EXTENSIONS` (pickle and friends are refused
+                unread), text that is not UTF-8, or malformed JSON / YAML
+                (with the line and column).
+        """
+        ext = osp.splitext(self.ann_file)[1].lower()
+        if ext not in ANNOTATION_EXTENSIONS:
+            raise self._error(None, f'annotation files must be JSON (.json) or YAML '
+                              f'(.yaml, .yml), got {ext or "no extension"!r}; other '
+                              'formats (e.g. pickle) can run code when loaded and '
+                              'are refused')
+        try:
+            with open(self.ann_file, 'r', encoding='utf-8') as f:
+                if ext == '.json':
+                    return json.load(f)
+                return yaml.safe_load(f)
+        except json.JSONDecodeError as err:
+            raise self._error(None, f'not valid JSON (truncated?): {err.msg} at '
+                              f'line {err.lineno}, column {err.colno}') from err
+        except yaml.YAMLError as err:
+            raise self._error(None, f'not valid (safe) YAML: {err}') from err
+        except UnicodeDecodeError as err:
+            raise self._error(None, f'not UTF-8 text: {err}') from err
+
     def load_data_list(self) -> List[dict]:
+        """Read and check the annotation file (see the class docstring).
+
+        Returns:
+            list[dict]: one data info per row, in file order.
+        """
         if not osp.exists(self.ann_file):
             raise FileNotFoundError(f'annotation file {self.ann_file} not found')
-        annotations = load(self.ann_file)
+        annotations = self._read_annotations()
         if not isinstance(annotations, dict) or 'data_list' not in annotations:
             raise self._error(None, 'not a canonical annotation file (a dict with '
                               '"metainfo" and "data_list")')
@@ -173,7 +249,9 @@ class GazeCXRDataset(BaseDataset):
         uncertain = int(metainfo.get('uncertain_value', -1))
         seen_ids = {}
         data_list = []
-        for row, raw in enumerate(annotations['data_list']):
+        rows = apply_gaze_control(annotations['data_list'], self.gaze_control,
+                                  self.gaze_control_seed)
+        for row, raw in enumerate(rows):
             info = self._parse_row(raw, row, len(file_classes), columns, uncertain)
             if info['img_id'] in seen_ids:
                 raise self._error(row, f"img_id {info['img_id']!r} already used in "
@@ -183,7 +261,22 @@ class GazeCXRDataset(BaseDataset):
         if self.check_image_size == 'eager':
             for info in data_list:
                 self._check_size(info)
+        if not data_list:
+            print_log(f'{self.ann_file}: empty data_list, the dataset has no sample',
+                      logger='current', level=logging.WARNING)
         return data_list
+
+    def _serialize_data(self):
+        """mmengine's serialisation, which cannot concatenate an empty list: an
+        empty dataset (empty file, or nothing left by ``filter_cfg``) is
+        serialised as empty arrays, so its length is 0.
+
+        Returns:
+            tuple[np.ndarray, np.ndarray]: data bytes and their end addresses.
+        """
+        if not self.data_list:
+            return np.zeros(0, np.uint8), np.zeros(0, np.int64)
+        return super()._serialize_data()
 
     def _parse_row(self, raw: dict, row: int, num_file_classes: int,
                    columns: np.ndarray, uncertain: int) -> dict:
@@ -305,11 +398,31 @@ class GazeCXRDataset(BaseDataset):
                               f'{expected[0]}x{expected[1]}')
 
     def prepare_data(self, idx: int):
+        """Run the pipeline on sample ``idx``.
+
+        A failure before the image is in the results (``LoadImageFromFile`` on an
+        empty, truncated or undecodable file: OpenCV's ``!buf.empty()`` or mmcv's
+        ``failed to load image``) is re-raised as an :class:`AnnotationError`
+        naming the annotation file, row, image path and ``img_id`` (the original
+        error chained). Later failures propagate unchanged.
+
+        Returns:
+            dict | None: the pipeline's output.
+        """
         info = self.get_data_info(idx)
         if self.check_image_size is True and info['ann_row'] not in self._size_checked:
             self._check_size(info)
             self._size_checked.add(info['ann_row'])
-        return self.pipeline(info)
+        try:
+            return self.pipeline(info)
+        except Exception as err:
+            if 'img' in info:  # the image was loaded: not a load failure
+                raise
+            kind = type(err).__name__ if type(err).__module__ == 'builtins' else \
+                f'{type(err).__module__}.{type(err).__name__}'
+            raise self._error(info['ann_row'], f"cannot load image {info['img_path']}"
+                              f" (img_id {info['img_id']!r}): "
+                              f'{kind}: {str(err).strip()}') from err
 
     def get_cat_ids(self, idx: int) -> List[int]:
         """Positive class indices of sample ``idx`` (multi-label)."""

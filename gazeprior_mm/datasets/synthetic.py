@@ -157,6 +157,21 @@ def _split_of(num_images: int, seed: int, split: Sequence[float]) -> np.ndarray:
     return which
 
 
+SUMMARY_FILE = osp.join('annotations', 'synthetic_summary.json')
+
+
+def may_generate_into(out_dir: str) -> bool:
+    """Whether the generator may write into ``out_dir``: it is missing, empty, or
+    was made by the generator (holds ``annotations/synthetic_summary.json``).
+
+    Anything else is somebody's data, which a missing annotation file must never
+    cause to be overwritten.
+    """
+    if not osp.isdir(out_dir):
+        return not osp.exists(out_dir)
+    return not os.listdir(out_dir) or osp.isfile(osp.join(out_dir, SUMMARY_FILE))
+
+
 def generate_synthetic_cxr(out_dir: str,
                            num_images: int,
                            img_size: int = 128,

@@ -27,7 +27,8 @@ from sklearn.preprocessing import StandardScaler
 def logistic_probe_auc(train_x: np.ndarray, train_y: np.ndarray,
                        test_x: np.ndarray, test_y: np.ndarray,
                        classes: Sequence[str], inverse_reg: float = 1.0,
-                       max_iter: int = 2000) -> Dict[str, float]:
+                       max_iter: int = 2000,
+                       return_scores: bool = False) -> Dict[str, float]:
     """Per-class AUC of converged logistic regressions on frozen embeddings.
 
     Args:
@@ -39,10 +40,12 @@ def logistic_probe_auc(train_x: np.ndarray, train_y: np.ndarray,
         inverse_reg (float): C of scikit-learn (inverse L2 strength).
         max_iter (int): L-BFGS iterations (convergence is checked; a class that
             does not converge raises).
+        return_scores (bool): also return ``scores``, the (N_test, C) decision
+            values (NaN columns for undefined classes), for paired statistics.
 
     Returns:
         dict: ``auc_macro``, ``auc/<class>`` (NaN where undefined) and
-        ``num_undefined``.
+        ``num_undefined``; with ``return_scores`` also ``scores``.
     """
     if train_x.shape[1] != test_x.shape[1]:
         raise ValueError(f'train embeddings have {train_x.shape[1]} dims, test '
@@ -51,6 +54,7 @@ def logistic_probe_auc(train_x: np.ndarray, train_y: np.ndarray,
     train_x, test_x = scaler.transform(train_x), scaler.transform(test_x)
     train_y, test_y = np.asarray(train_y) == 1, np.asarray(test_y) == 1
     out, aucs = {}, []
+    scores = np.full(test_y.shape, np.nan)
     for c, name in enumerate(classes):  # one small convex fit per class
         defined = (0 < train_y[:, c].sum() < len(train_y)
                    and 0 < test_y[:, c].sum() < len(test_y))
@@ -62,9 +66,12 @@ def logistic_probe_auc(train_x: np.ndarray, train_y: np.ndarray,
         if model.n_iter_[0] >= max_iter:
             raise RuntimeError(f'logistic probe for {name!r} did not converge in '
                                f'{max_iter} iterations')
-        auc = float(roc_auc_score(test_y[:, c], model.decision_function(test_x)))
+        scores[:, c] = model.decision_function(test_x)
+        auc = float(roc_auc_score(test_y[:, c], scores[:, c]))
         out[f'auc/{name}'] = auc
         aucs.append(auc)
     out['auc_macro'] = float(np.mean(aucs)) if aucs else float('nan')
     out['num_undefined'] = float(len(classes) - len(aucs))
+    if return_scores:
+        out['scores'] = scores
     return out

@@ -193,14 +193,29 @@ def run_anomaly(backbone: torch.nn.Module, preprocessor: torch.nn.Module,
 
 
 def run_logistic_probe(backbone: torch.nn.Module, preprocessor: torch.nn.Module,
-                       train_loader, test_loader) -> Dict:
+                       train_loader, test_loader,
+                       scores_out: Optional[str] = None) -> Dict:
     """Converged per-class logistic regression on frozen embeddings
-    (:func:`~gazeprior_mm.evaluation.logistic_probe.logistic_probe_auc`)."""
+    (:func:`~gazeprior_mm.evaluation.logistic_probe.logistic_probe_auc`).
+
+    With ``scores_out`` the per-image test scores are saved there (``.npz``:
+    ``scores`` (N, C), ``labels`` (N, C), ``img_ids`` (N,), ``classes``) for
+    paired comparisons between runs on the same test split.
+    """
     train = extract_embeddings(backbone, preprocessor, train_loader)
     test = extract_embeddings(backbone, preprocessor, test_loader)
+    classes = train_loader.dataset.metainfo['classes']
     out = logistic_probe_auc(train['embeddings'], train['gt_score'],
-                             test['embeddings'], test['gt_score'],
-                             train_loader.dataset.metainfo['classes'])
+                             test['embeddings'], test['gt_score'], classes,
+                             return_scores=True)
+    scores = out.pop('scores')
+    if scores_out:
+        ids = [str(test_loader.dataset.get_data_info(i)['img_id'])
+               for i in range(len(test_loader.dataset))]
+        os.makedirs(osp.dirname(osp.abspath(scores_out)), exist_ok=True)
+        np.savez(scores_out, scores=scores,
+                 labels=np.asarray(test['gt_score']), img_ids=np.asarray(ids),
+                 classes=np.asarray(list(classes)))
     out['num_train'] = float(len(train['embeddings']))
     return out
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from . import similarity as sim
+from .controls import apply_gaze_control
 
 
 @dataclass
@@ -395,36 +396,46 @@ def mine_gaze_neighbours(gazes: Sequence[Optional[dict]],
                           meta)
 
 
-def read_annotation_gaze(ann_file: str):
+def read_annotation_gaze(ann_file: str, gaze_control: Optional[str] = None,
+                         gaze_control_seed: int = 0):
     """``(img_ids, gazes)`` of a canonical annotation file, in ``data_list``
-    order (= the dataset's ``sample_idx`` order)."""
+    order (= the dataset's ``sample_idx`` order). A row without ``img_id`` is
+    named by its ``img_path``, as ``GazeCXRDataset`` names it. ``gaze_control``
+    (``'shuffle'`` / ``'oracle'``, :mod:`gazeprior_mm.gaze.controls`) is applied
+    to the rows first, with the seed the dataset uses."""
     with open(ann_file) as f:
         data = json.load(f)
     items = data['data_list'] if isinstance(data, dict) else data
+    items = apply_gaze_control(items, gaze_control, gaze_control_seed)
     ids, gazes = [], []
     for row, item in enumerate(items):
-        if 'img_id' not in item:
-            raise ValueError(f'{ann_file}: data_list[{row}] has no img_id')
-        ids.append(str(item['img_id']))
+        if 'img_id' not in item and 'img_path' not in item:
+            raise ValueError(f'{ann_file}: data_list[{row}] has neither img_id '
+                             'nor img_path')
+        ids.append(str(item.get('img_id', item.get('img_path'))))
         gazes.append(item.get('gaze'))
     return ids, gazes
 
 
 def load_or_mine(neighbour_file: str,
                  ann_file: Optional[str] = None,
+                 gaze_control: Optional[str] = None,
+                 gaze_control_seed: int = 0,
                  **mine_cfg) -> GazeNeighbours:
     """Load ``neighbour_file``; if it is missing and ``ann_file`` is given, mine it
     from the annotation file's gaze (``mine_cfg`` -> :func:`mine_gaze_neighbours`)
-    and save it there."""
+    and save it there. ``gaze_control`` mines from controlled gaze (see
+    :func:`read_annotation_gaze`); it is recorded in the table's meta."""
     if osp.exists(neighbour_file):
         return GazeNeighbours.load(neighbour_file)
     if ann_file is None:
         raise FileNotFoundError(
             f'{neighbour_file} does not exist and no ann_file was given to build '
             'it (run tools/analysis/mine_gaze_pairs.py)')
-    ids, gazes = read_annotation_gaze(ann_file)
+    ids, gazes = read_annotation_gaze(ann_file, gaze_control, gaze_control_seed)
     neighbours = mine_gaze_neighbours(gazes, ids, **mine_cfg)
-    neighbours.meta['ann_file'] = ann_file
+    neighbours.meta.update(ann_file=ann_file, gaze_control=gaze_control,
+                           gaze_control_seed=gaze_control_seed)
     neighbours.save(neighbour_file)
     return neighbours
 

@@ -23,6 +23,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_frozen_eval_args(parser)
     parser.add_argument('--out', help='write the result JSON here')
+    parser.add_argument('--scores-out',
+                        help='save the per-image test scores (.npz) here')
     return parser.parse_args(argv)
 
 
@@ -30,7 +32,8 @@ def main(argv=None):
     args = parse_args(argv)
     import gazeprior_mm  # noqa: F401  (registers everything)
     result = run_logistic_probe(*frozen_backbone_and_data(
-        args.config, args.checkpoint, args.data_config, args.data_root))
+        args.config, args.checkpoint, args.data_config, args.data_root),
+        scores_out=args.scores_out)
     return report(result, args.out)
 
 

@@ -1,71 +1,11 @@
 # Synthetic chest X-ray + gaze benchmark: single-view data for the linear probe and
-# fine-tuning (14-label multi-label classification on train / val / test.json).
-# Samples carry their gaze (V = 1) too, for the gaze-alignment metrics.
-dataset_type = 'GazeCXRDataset'
-data_root = 'data/synthetic_cxr'
-view_size = 112
-patch_grid = 14
-synthetic = dict(num_images=2000, img_size=128, preset='realistic', seed=0)
+# fine-tuning (14-label multi-label classification on train / val / test.json),
+# from the named parts of synthetic_linear_parts.py.
+_base_ = './synthetic_linear_parts.py'
 
-data_preprocessor = dict(
-    num_classes=14,
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    to_rgb=True,
-    to_onehot=True)
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='GazeHeatmap', sigma_rel=0.04, render_map=False),
-    dict(type='GazeRandomResizedCrop', scale=view_size,
-         crop_ratio_range=(0.6, 1.0), backend='cv2'),
-    dict(type='GazeRandomFlip', prob=0.5),
-    dict(type='PackGazeInputs', grid=patch_grid),
-]
-
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='GazeHeatmap', sigma_rel=0.04, render_map=False),
-    dict(type='GazeResize', scale=(view_size, view_size)),
-    # the lesion boxes ride along for the pointing game (GazeAlignmentMetric)
-    dict(type='PackGazeInputs', grid=patch_grid,
-         algorithm_keys=('gt_label_mask', 'gt_label_raw', 'lesions')),
-]
-
-_dataset = dict(
-    type=dataset_type,
-    data_root=data_root,
-    data_prefix='',
-    uncertain_policy='zeros',
-    synthetic=synthetic)
-
-train_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(**_dataset, ann_file='annotations/train.json',
-                 pipeline=train_pipeline))
-
-val_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(**_dataset, ann_file='annotations/val.json',
-                 pipeline=test_pipeline))
-
-test_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(**_dataset, ann_file='annotations/test.json',
-                 pipeline=test_pipeline))
-
-# No evaluator here: the benchmark configs set it (MultiLabelAUC in
-# configs/benchmarks/_linear_probe_schedule.py); mmengine forbids the same key in two
-# bases.
+data_preprocessor = _base_.gaze_cls_data_preprocessor
+train_pipeline = _base_.gaze_cls_train_pipeline
+test_pipeline = _base_.gaze_cls_test_pipeline
+train_dataloader = _base_.gaze_cls_train_dataloader
+val_dataloader = _base_.gaze_cls_val_dataloader
+test_dataloader = _base_.gaze_cls_test_dataloader

@@ -1,0 +1,1 @@
+from .pretrained_backbone import PretrainedBackbone  # noqa: F401
