@@ -167,3 +167,26 @@ def test_bad_arguments_are_rejected_with_a_reason():
         fixations_to_heatmap([[1, 1]], (0, 4))
     with pytest.raises(ValueError, match='grid'):
         patch_gaze_weights(np.ones((4, 4)), 0)
+
+
+def test_pool_fusion_is_one_plain_gaussian_per_fixation():
+    """mode='pool' (the proposal's heatmap): every fixation of every reader
+    weighs the same, so a reader with more fixations counts more."""
+    from gazeprior_mm.gaze.fusion import (fuse_fixation_weights,
+                                          fuse_reader_fixations, reader_weights)
+    readers = [np.array([[1., 1., 0.2], [2., 2., 0.9], [3., 3., 0.1]]),
+               np.array([[5., 5., 0.3]])]
+    xy, weights, rho = fuse_reader_fixations(readers, (8, 8), mode='pool',
+                                             duration_weighted=False)
+    assert np.allclose(weights, 0.25) and np.allclose(rho, [0.75, 0.25])
+    # 'mean' gives each reader half, whatever its number of fixations
+    _, mean_w, _ = fuse_reader_fixations(readers, (8, 8), mode='mean',
+                                         duration_weighted=False)
+    assert np.allclose(mean_w, [1 / 6, 1 / 6, 1 / 6, 0.5])
+    # with durations, pooled weights are the durations over all readers
+    _, dur_w, _ = fuse_reader_fixations(readers, (8, 8), mode='pool')
+    assert np.allclose(dur_w, np.array([0.2, 0.9, 0.1, 0.3]) / 1.5)
+    with pytest.raises(ValueError, match='pool'):
+        reader_weights(np.ones((2, 4, 4)), 'pool')
+    assert fuse_fixation_weights(np.zeros((0, 2)), np.zeros(0, int), 2,
+                                 mode='pool')[0].size == 0

@@ -84,10 +84,31 @@ METHODS = {
     ('configs/controls/mcgip_simclr_resnet18_synthetic_shuffled-gaze.py', {}),
     'mcgip_simclr_r18_oracle-gaze':
     ('configs/controls/mcgip_simclr_resnet18_synthetic_oracle-gaze.py', {}),
+    # variants that give gaze a lever (configs/variants/, docs/gazeprior.md):
+    # GGAM after ResNet stage 3, an image-level InfoNCE on gaze-pooled
+    # embeddings, gaze-guided crops
+    'gazeprior_r18_ggam-stage3':
+    ('configs/variants/gazeprior_resnet18_synthetic_ggam-stage3.py', {}),
+    'gazeprior_r18_global':
+    ('configs/variants/gazeprior_resnet18_synthetic_global.py', {}),
+    'gazeprior_r18_focus-crop':
+    ('configs/variants/gazeprior_resnet18_synthetic_focus-crop.py', {}),
+    # the proposal's formulation, exactly (configs/gazeprior_seed/)
+    'gazeprior_r18_seed':
+    ('configs/gazeprior_seed/gazeprior_seed_resnet18_synthetic.py', {}),
     # the floor every method must clear: the same frozen ResNet-18, randomly
     # initialised (seeded) and never trained (its config only gives the model)
     'random-init_r18': ('configs/simclr/simclr_resnet18_synthetic.py', {}),
 }
+#: each GazePrior variant's shuffled-gaze control: the same config, every image
+#: given another image's gaze (gazeprior_mm/gaze/controls.py)
+GAZE_VARIANTS = ('gazeprior_r18_ggam-stage3', 'gazeprior_r18_global',
+                 'gazeprior_r18_focus-crop')
+for _name in GAZE_VARIANTS:
+    METHODS[_name + '_shuffled-gaze'] = (
+        METHODS[_name][0],
+        dict(METHODS[_name][1], **{'train_dataloader.dataset.gaze_control':
+                                   'shuffle'}))
 #: methods without pre-training: their "checkpoint" is the seeded initialisation
 REFERENCE_METHODS = ('random-init_r18', )
 #: methods that need lesion boxes in the training annotations
@@ -196,7 +217,8 @@ def _rescale_views(node, view_size: int, ratio: float) -> None:
     """
     if isinstance(node, dict):
         kind = node.get('type')
-        if kind in ('GazeRandomResizedCrop', 'RandomResizedCrop'):
+        if kind in ('GazeRandomResizedCrop', 'RandomResizedCrop',
+                    'GazeFocusCrop'):
             node['scale'] = view_size
         elif kind == 'GazeResize':
             node['scale'] = (view_size, view_size)

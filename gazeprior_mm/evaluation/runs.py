@@ -283,3 +283,31 @@ def _example(raw_image, sample: dict, scores: dict) -> dict:
         saliency=np.asarray(sample['saliency_map']),
         boxes=boxes,
         scores={k: v for k, v in scores.items() if np.isfinite(v)})
+
+
+def pretraining_model_and_loader(config: str,
+                                 checkpoint: Optional[str] = None,
+                                 data_root: Optional[str] = None,
+                                 batch_size: Optional[int] = None):
+    """A pre-training config's model (``checkpoint``'s weights, else its
+    initialisation) and its training loader (the config's pipeline and collate,
+    in-process, seeded), for tools that look inside a training step.
+
+    Returns:
+        tuple: ``(model, loader, cfg)``.
+    """
+    from gazeprior_mm.utils.checkpoint import load_checkpoint_safely
+    ensure_scope()
+    cfg = Config.fromfile(config)
+    loader_cfg = cfg.train_dataloader
+    if data_root:
+        loader_cfg.dataset.data_root = data_root
+    if batch_size:
+        loader_cfg.batch_size = batch_size
+    loader_cfg.num_workers, loader_cfg.persistent_workers = 0, False
+    loader = Runner.build_dataloader(loader_cfg, seed=0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    if checkpoint:
+        model.load_state_dict(load_checkpoint_safely(checkpoint)['state_dict'])
+    return model, loader, cfg

@@ -4,6 +4,9 @@ Every reader r gives a normalised heatmap ``h_r`` (sum 1). The fused map is a co
 combination ``h = sum_r rho_r h_r`` with
 
 - ``mode='mean'``: ``rho_r = 1 / R``;
+- ``mode='pool'``: every fixation of every reader counts the same, ``rho_r =
+  K_r / K`` (with ``duration_weighted=False``, one plain Gaussian per fixation: the
+  proposal's heatmap);
 - ``mode='agreement'``: ``rho_r ∝ a_r``, ``a_r = sum_p min(h_r(p), hbar_{-r}(p))`` the
   histogram intersection (in [0, 1]) of reader r with the mean of the other readers,
   so a reader who looked where nobody else did counts less (uniform when all
@@ -24,7 +27,7 @@ import numpy as np
 
 from .heatmap import SigmaType, _as_pair, _pixel_profiles
 
-FUSION_MODES = ('mean', 'agreement')
+FUSION_MODES = ('mean', 'pool', 'agreement')
 
 
 def reader_agreement(heatmaps: np.ndarray) -> np.ndarray:
@@ -47,6 +50,10 @@ def reader_weights(heatmaps: np.ndarray, mode: str = 'mean') -> np.ndarray:
     """Fusion weights rho (R,) summing to 1 (see module docstring)."""
     if mode not in FUSION_MODES:
         raise ValueError(f'mode must be one of {FUSION_MODES}, got {mode!r}')
+    if mode == 'pool':
+        raise ValueError("mode='pool' weights readers by their fixations, which "
+                         'normalised heatmaps no longer carry: fuse the '
+                         'fixations (fuse_fixation_weights)')
     num = heatmaps.shape[0]
     present = heatmaps.reshape(num, -1).sum(1) > 0
     rho = present.astype(np.float64)
@@ -140,7 +147,7 @@ def fuse_fixation_weights(xy: np.ndarray,
         size (Sequence[int], optional): (H, W) grid of ``xy`` (needed by
             'agreement').
         sigma (float | tuple): Gaussian std in pixels of that grid ('agreement').
-        mode (str): 'mean' or 'agreement' (see module docstring).
+        mode (str): 'mean', 'pool' or 'agreement' (see module docstring).
         agreement_size (int): agreement is measured on heatmaps whose longer side is
             this many pixels (cheap; the weights barely depend on it).
 
@@ -173,6 +180,9 @@ def fuse_fixation_weights(xy: np.ndarray,
         maps = per_reader_heatmaps(small_xy, reader_index, num_readers, small,
                                    (sx * scale, sy * scale), within)
         rho = reader_weights(maps, 'agreement')
+    elif mode == 'pool':
+        # reader r's share is its share of all the (duration-)weight
+        rho = reader_total / reader_total.sum()
     else:
         rho = present / present.sum()
     weights = rho[reader_index] * within

@@ -22,9 +22,6 @@ import argparse
 import json
 
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 
 
 def parse_args(argv=None):
@@ -100,22 +97,9 @@ def weight_share(model, batches) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     import gazeprior_mm  # noqa: F401  (registers everything)
-    from gazeprior_mm.registry import MODELS
-    from gazeprior_mm.utils.checkpoint import load_checkpoint_safely
-    init_default_scope('mmpretrain')
-    cfg = Config.fromfile(args.config)
-    loader_cfg = cfg.train_dataloader
-    if args.data_root:
-        loader_cfg.dataset.data_root = args.data_root
-    if args.batch_size:
-        loader_cfg.batch_size = args.batch_size
-    loader_cfg.num_workers, loader_cfg.persistent_workers = 0, False
-    loader = Runner.build_dataloader(loader_cfg, seed=0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    if args.checkpoint:
-        state = load_checkpoint_safely(args.checkpoint)['state_dict']
-        model.load_state_dict(state)
+    from gazeprior_mm.evaluation.runs import pretraining_model_and_loader
+    model, loader, _ = pretraining_model_and_loader(
+        args.config, args.checkpoint, args.data_root, args.batch_size)
     batches = (b for b, _ in zip(loader, range(args.batches)))
     out = weight_share(model, batches)
     out.update(config=args.config, checkpoint=args.checkpoint)

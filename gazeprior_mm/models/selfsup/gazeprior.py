@@ -28,10 +28,13 @@ class GazePrior(BaseSelfSupervisor):
     .. math::
 
         \mathcal L = \mathcal L_{GWCL} + \lambda\|W_{proj}\|^2
-        + \beta\,\mathrm{KL}(q \,\|\, \hat q)
+        + \beta\,\mathrm{KL}(q \,\|\, \hat q) \;[+ \mathcal L_{global}]
 
-    where the last term (``loss_gaze_pred``, weight ``gaze_pred_weight`` =
-    :math:`\beta`) trains GGAM's gaze-prediction branch on views that have gaze.
+    where the third term (``loss_gaze_pred``, weight ``gaze_pred_weight`` =
+    :math:`\beta`) trains GGAM's gaze-prediction branch on views that have gaze,
+    and the optional last one (``global_head``, :class:`GazePooledContrastHead`)
+    is an image-level InfoNCE between the two views' gaze-weighted pooled tokens,
+    with the batch's other images as negatives.
 
     **Pairing.** ``'geometry'`` (default): view-1 patch i is paired with the view-2
     patch m(i) covering the image point at its centre (from each view's
@@ -58,6 +61,8 @@ class GazePrior(BaseSelfSupervisor):
         ggam_insert_after (int, optional): gate inside the backbone after ViT block /
             ResNet stage k (index into ``backbone.layers`` or ``res_layers``)
             instead of after the backbone. Defaults to None.
+        global_head (dict, optional): :class:`GazePooledContrastHead` config for
+            the image-level term on the (gated) output tokens. Defaults to None.
         data_preprocessor (dict, optional), init_cfg (dict, optional): as
             :class:`BaseSelfSupervisor`.
     """
@@ -70,6 +75,7 @@ class GazePrior(BaseSelfSupervisor):
                  pairing: str = 'geometry',
                  gaze_pred_weight: float = 1.0,
                  ggam_insert_after: Optional[int] = None,
+                 global_head: Optional[dict] = None,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -84,6 +90,7 @@ class GazePrior(BaseSelfSupervisor):
         self.pairing = pairing
         self.gaze_pred_weight = gaze_pred_weight
         self.ggam_insert_after = ggam_insert_after
+        self.global_head = MODELS.build(global_head) if global_head else None
         # the hook reads the gaze of the batch being forwarded; set in
         # _backbone_tokens and cleared right after, never carried across calls
         self._hook_gaze: Optional[Dict[str, torch.Tensor]] = None
@@ -190,7 +197,8 @@ class GazePrior(BaseSelfSupervisor):
                 ``has_gaze`` (2,), ``crop_box`` (2, 4), ``flip`` (2,).
 
         Returns:
-            dict: ``loss_gwcl``, ``loss_reg``, ``loss_gaze_pred``.
+            dict: ``loss_gwcl``, ``loss_reg``, ``loss_gaze_pred`` (and
+            ``loss_global`` with a ``global_head``).
         """
         if len(inputs) != 2:
             raise ValueError(f'GazePrior needs 2 views, got {len(inputs)}')
@@ -225,4 +233,7 @@ class GazePrior(BaseSelfSupervisor):
         losses = self.head.loss(z1, z2, g1, g2, z2_negatives=negatives, **pairs)
         losses['loss_gaze_pred'] = self._gaze_prediction_loss(
             result['gaze_logits'], view_gaze, view_has_gaze)
+        if self.global_head is not None:
+            q = self.global_head(result['out'], g)
+            losses.update(self.global_head.loss(q[:num_images], q[num_images:]))
         return losses

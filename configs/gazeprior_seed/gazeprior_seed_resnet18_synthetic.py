@@ -1,0 +1,21 @@
+# The proposal's GazePrior, exactly, on the synthetic benchmark (ResNet-18):
+# one plain Gaussian per fixation (all readers pooled, no duration weighting),
+# sigma = 5 px at 224 px, same-index pairing, product weights, no gaze-prediction
+# branch and no KL term (images without gaze get g~ = 0: a constant gate).
+# The project's refinements (geometry-aware pairing, duration-weighted reader
+# fusion, sigma 4 % of the image, the prediction branch) are the defaults of
+# configs/gazeprior/; docs/gazeprior.md lists them as departures.
+_base_ = '../gazeprior/gazeprior_resnet18_synthetic.py'
+
+proposal_heatmap = dict(type='GazeHeatmap', sigma_rel=5 / 224, fusion='pool',
+                        duration_weighted=False, render_map=False)
+train_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadImageFromFile'), proposal_heatmap,
+    dict(type='GazeMultiView', num_views=2,
+         transforms=[_base_.view_pipeline]),
+    dict(type='PackGazeInputs', grid=7, min_view_mass=0.1, with_map=False,
+         defer_targets=True),
+]))
+model = dict(pairing='same_index', gaze_pred_weight=0.0,
+             neck=dict(predict_gaze=False),
+             head=dict(pair_weight='product'))

@@ -1,0 +1,20 @@
+# The proposal's GazePrior, exactly, as the flagship (ViT-B/16, MIMIC-CXR +
+# EGD-CXR / REFLACX, 224 px, 14 x 14): one plain Gaussian per fixation (readers
+# pooled, no duration weighting), sigma = 5 px at 224 px (5/224 of the image
+# side), same-index pairing, product weights, no gaze-prediction branch, no KL
+# term.
+#   tools/dist_train.sh configs/gazeprior_seed/gazeprior_seed_vitb_mimic.py 8
+_base_ = '../gazeprior_vitb_mimic.py'
+
+proposal_heatmap = dict(type='GazeHeatmap', sigma_rel=5 / 224, fusion='pool',
+                        duration_weighted=False, render_map=False)
+train_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadImageFromFile'), proposal_heatmap,
+    dict(type='GazeMultiView', num_views=2,
+         transforms=[_base_.view_pipeline]),
+    dict(type='PackGazeInputs', grid=14, min_view_mass=0.1, with_map=False,
+         defer_targets=True),
+]))
+model = dict(pairing='same_index', gaze_pred_weight=0.0,
+             neck=dict(predict_gaze=False),
+             head=dict(pair_weight='product'))
