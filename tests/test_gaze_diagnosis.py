@@ -51,3 +51,46 @@ def test_no_gate_means_no_gate_effect(data_root):
     assert res['alpha_gazed'] in (0.0, 1.0) and res['alpha_ungazed'] == 1.0
     assert res['loss_gate_effect'] == 0.0
     assert res['cos_gated_vs_ungated'] == pytest.approx(1.0)
+
+
+def test_nss_hand_computed():
+    import numpy as np
+
+    from gazeprior_mm.evaluation.metrics.gaze_alignment import nss_per_image
+    gaze = np.array([[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    saliency = np.array([[3.0, 1.0, 1.0, 3.0], [1.0, 2.0, 3.0, 4.0]])
+    # row 0: mean 2, std 1 -> z = [1, -1, -1, 1]; gaze mass on patches 0 and 3
+    nss = nss_per_image(gaze, saliency)
+    assert nss[0] == pytest.approx(1.0)
+    assert math.isnan(nss[1])  # no gaze
+    assert math.isnan(nss_per_image(gaze[:1], np.ones((1, 4)))[0])  # constant
+
+
+def test_gaze_prediction_scored_next_to_the_mean_map(data_root, tmp_path):
+    from mmengine.config import Config
+
+    from gazeprior_mm.evaluation.runs import run_gaze_prediction
+    spec = importlib.util.spec_from_file_location(
+        'gp_compare_for_pred', osp.join(REPO, 'tools', 'compare.py'))
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    budget = dict(compare.PRESETS['smoke'], batch_size=4)
+    data_cfg = str(tmp_path / 'probe.py')
+    outs = {}
+    for method in ('gazeprior_r18', 'simclr_r18'):
+        cfg = compare.pretrain_config(method, 0, budget, data_root,
+                                      str(tmp_path / method))
+        cfg_path = str(tmp_path / f'{method}.py')
+        cfg.dump(cfg_path)
+        ckpt = compare.save_random_init(Config.fromfile(cfg_path),
+                                        str(tmp_path / f'{method}.pth'), 0)
+        compare.probe_config(ckpt, 0, budget, data_root).dump(data_cfg)
+        outs[method] = run_gaze_prediction(cfg_path, ckpt, data_cfg, data_root)
+    assert outs['simclr_r18'] == dict(available=False)
+    pred = outs['gazeprior_r18']
+    assert pred['available'] and pred['num_spearman'] > 0
+    for key in ('spearman', 'mean_gaze_spearman'):
+        assert -1.0 <= pred[key] <= 1.0
+    for key in ('emd', 'mean_gaze_emd'):
+        assert pred[key] >= 0.0
+    assert math.isfinite(pred['nss']) and math.isfinite(pred['mean_gaze_nss'])

@@ -170,6 +170,10 @@ PRESETS = {
 }
 METRICS = ('linear_auc_macro', 'logistic_auc_macro', 'anomaly_auc', 'spearman',
            'emd', 'pointing')
+#: GGAM's predicted gaze vs the recorded gaze of the test split, and the same
+#: scores of the mean training gaze map (NaN for models without the branch)
+GAZE_PRED_METRICS = ('pred_gaze_spearman', 'pred_gaze_nss', 'pred_gaze_emd',
+                     'mean_gaze_spearman', 'mean_gaze_nss', 'mean_gaze_emd')
 METRIC_TITLES = {
     'linear_auc_macro': 'linear-probe macro AUC',
     'logistic_auc_macro': 'converged logistic probe macro AUC',
@@ -447,6 +451,13 @@ def run_one(spec: dict) -> dict:
             pre_cfg_path, ckpt, '--out-dir', align_dir, '--num-images',
             str(budget['num_figures']), '--data-config', probe_cfg_path,
             '--data-root', data_root])
+    # 5. predicted gaze (GazePrior models with a gaze-prediction branch)
+    pred_json = osp.join(run_dir, 'gaze_prediction.json')
+    if not osp.exists(pred_json):
+        log('gaze prediction')
+        _load_tool('analysis/gaze_prediction').main([
+            pre_cfg_path, ckpt, '--data-config', probe_cfg_path,
+            '--data-root', data_root, '--out', pred_json])
     metrics = collect_run(run_dir)
     with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
         json.dump(metrics, f, indent=2)
@@ -479,6 +490,12 @@ def collect_run(run_dir: str) -> Dict[str, float]:
                pointing=float(align.get('pointing', float('nan'))))
     out.update({f'logistic_{k}': float(v) for k, v in logistic.items()
                 if k.startswith('auc/')})
+    with open(osp.join(run_dir, 'gaze_prediction.json')) as f:
+        pred = json.load(f)
+    for key in GAZE_PRED_METRICS:
+        source = key.replace('pred_gaze_', '')
+        out[key] = float(pred.get(source, float('nan'))) if pred.get(
+            'available') else float('nan')
     return out
 
 
@@ -509,7 +526,7 @@ def aggregate(per_run: Dict[str, Dict[int, Dict[str, float]]],
                             if k.startswith('logistic_auc/')})
         methods[name] = {
             metric: summarise([r.get(metric, float('nan')) for r in ordered])
-            for metric in list(METRICS) + per_class}
+            for metric in list(METRICS) + list(GAZE_PRED_METRICS) + per_class}
         methods[name]['seeds'] = sorted(runs)
     return dict(methods=methods, budget=budget, seeds=list(seeds),
                 data=data or {})
@@ -664,6 +681,20 @@ def markdown_table(results: dict) -> str:
                 f' | {verdict(entry["logistic_auc_macro"], entry["effect"])}'
                 ' |')
         lines.append('')
+    predicting = [n for n, r in results['methods'].items()
+                  if r.get('pred_gaze_spearman', {}).get('mean') is not None]
+    if predicting:
+        lines += ['## Predicted gaze vs recorded gaze (test split)', '',
+                  "GGAM's gaze-prediction branch on test images (their gaze "
+                  'never seen), against the mean training gaze map used for '
+                  'every image, both at the model grid.', '',
+                  '| method | Spearman ρ ↑ | NSS ↑ | EMD ↓ | mean-map ρ | '
+                  'mean-map NSS | mean-map EMD |', '|---|---|---|---|---|---|---|']
+        for name in predicting:
+            res = results['methods'][name]
+            lines.append(f'| {name} | ' + ' | '.join(
+                _fmt(res[m]) for m in GAZE_PRED_METRICS) + ' |')
+        lines.append('')
     classes = sorted({k for r in results['methods'].values() for k in r
                       if k.startswith('logistic_auc/')})
     if classes:
@@ -791,7 +822,7 @@ def _complete(metrics_path: str) -> bool:
     if not osp.exists(metrics_path):
         return False
     with open(metrics_path) as f:
-        return set(METRICS) <= set(json.load(f))
+        return set(METRICS) | set(GAZE_PRED_METRICS) <= set(json.load(f))
 
 
 def _launch(spec_path: str, log_path: str) -> int:

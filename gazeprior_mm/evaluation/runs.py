@@ -227,8 +227,12 @@ def run_alignment(backbone: torch.nn.Module,
                   method: str = 'auto',
                   emd_grid: int = 8,
                   max_images: Optional[int] = None,
-                  keep: int = 0) -> Dict:
+                  keep: int = 0,
+                  saliency_fn=None) -> Dict:
     """Gaze-alignment metrics over a loader; optionally keep ``keep`` examples.
+
+    The saliency is the backbone's (``model_saliency``, ``method``), or
+    ``saliency_fn(inputs) -> (N, H, W)`` when given (e.g. a predicted gaze map).
 
     Returns:
         dict: ``metrics`` (``GazeAlignmentMetric`` output without prefix) and
@@ -241,8 +245,11 @@ def run_alignment(backbone: torch.nn.Module,
     for batch in loader:
         raw_images = batch['inputs']
         batch = preprocessor(batch, False)
-        with torch.enable_grad():  # Grad-CAM needs gradients
-            saliency = model_saliency(backbone, batch['inputs'], method)
+        if saliency_fn is not None:
+            saliency = saliency_fn(batch['inputs'])
+        else:
+            with torch.enable_grad():  # Grad-CAM needs gradients
+                saliency = model_saliency(backbone, batch['inputs'], method)
         samples = batch['data_samples']
         dicts = []
         for sample, sal in zip(samples, saliency):
@@ -311,3 +318,63 @@ def pretraining_model_and_loader(config: str,
     if checkpoint:
         model.load_state_dict(load_checkpoint_safely(checkpoint)['state_dict'])
     return model, loader, cfg
+
+
+def run_gaze_prediction(config: str, checkpoint: str, data_config: str,
+                        data_root: Optional[str] = None) -> Dict:
+    """Score a GazePrior model's predicted gaze against the recorded gaze of the
+    test split (images it never saw with gaze): Spearman rho and NSS on the gaze
+    grid, EMD between the maps (:class:`GazeAlignmentMetric`, with the
+    prediction upsampled as the saliency). Next to it the same scores of the
+    *mean* training gaze map used for every image (``mean_gaze_*``): a branch
+    that only learnt where readers look on average scores no better.
+
+    Returns:
+        dict: ``available`` (False for a model without a gaze-prediction branch,
+        then nothing else), the metric's ``spearman``, ``nss``, ``emd``,
+        ``num_*``, and ``mean_gaze_spearman``, ``mean_gaze_nss``,
+        ``mean_gaze_emd``.
+    """
+    from gazeprior_mm.utils.checkpoint import load_checkpoint_safely
+    ensure_scope()
+    cfg = Config.fromfile(config)
+    model = MODELS.build(cfg.model)
+    neck = getattr(model, 'neck', None)
+    if not hasattr(model, 'predict_gaze') or \
+            getattr(neck, 'gaze_predictor', None) is None:
+        return dict(available=False)
+    model.load_state_dict(load_checkpoint_safely(checkpoint)['state_dict'])
+    model.eval()
+    grid = model.grid
+
+    @torch.no_grad()
+    def predicted_map(inputs: torch.Tensor) -> torch.Tensor:
+        pred = model.predict_gaze(inputs).view(-1, 1, grid, grid)
+        return torch.nn.functional.interpolate(
+            pred, size=inputs.shape[-2:], mode='nearest')[:, 0]
+
+    data_cfg = Config.fromfile(data_config)
+    preprocessor = MODELS.build(probe_preprocessor_cfg(cfg))
+    test_loader = build_eval_dataloader(data_cfg, 'test', data_root)
+    out = run_alignment(model.backbone, preprocessor, test_loader,
+                        saliency_fn=predicted_map)['metrics']
+    train_gaze = [torch.as_tensor(s.gaze_weights).reshape(-1)
+                  for batch in build_eval_dataloader(data_cfg, 'train', data_root)
+                  for s in batch['data_samples'] if bool(
+                      torch.as_tensor(s.has_gaze).reshape(-1)[0])]
+    mean_gaze = torch.stack(train_gaze).mean(0)
+    side = int(round(mean_gaze.numel() ** 0.5))
+    # at the model's grid and upsampled as the prediction is: same resolution
+    mean_gaze = torch.nn.functional.adaptive_avg_pool2d(
+        mean_gaze.view(1, 1, side, side), grid)
+
+    def mean_map(inputs: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(
+            mean_gaze.expand(len(inputs), 1, grid, grid),
+            size=inputs.shape[-2:], mode='nearest')[:, 0]
+
+    base = run_alignment(model.backbone, preprocessor, test_loader,
+                         saliency_fn=mean_map)['metrics']
+    out = {k: v for k, v in out.items() if 'pointing' not in k}
+    out.update({f'mean_gaze_{k}': base[k] for k in ('spearman', 'nss', 'emd')})
+    return dict(out, available=True)

@@ -8,6 +8,10 @@ Three numbers per image (DESIGN §6):
   between the gaze heatmap and the saliency map, both pooled to a coarse G×G grid and
   normalised to unit mass, with ground distance in units of the image side
   (so 0 ≤ EMD ≤ √2);
+* **NSS** (normalised scanpath saliency) at the patch level: the saliency pooled to
+  the gaze grid, standardised per image (mean 0, std 1), averaged with the gaze
+  mass as weights, :math:`\sum_i q_i (s_i - \bar s)/\sigma_s` with
+  :math:`q = \tilde g / \sum \tilde g`: 0 is chance, higher is better;
 * **pointing game**: whether the saliency peak falls inside a lesion box.
 
 Images without gaze (or with an all-zero saliency) have no ρ/EMD and images without
@@ -53,6 +57,31 @@ def spearman_per_image(gaze_weights: np.ndarray,
     denom = np.sqrt((rank_g**2).sum(1) * (rank_a**2).sum(1))
     with np.errstate(invalid='ignore', divide='ignore'):
         return np.where(denom > 0, (rank_g * rank_a).sum(1) / denom, np.nan)
+
+
+def nss_per_image(gaze_weights: np.ndarray,
+                  saliency: np.ndarray) -> np.ndarray:
+    r"""Patch-level normalised scanpath saliency per row.
+
+    .. math:: \mathrm{NSS}_n = \sum_i \frac{g_{n,i}}{\sum_j g_{n,j}}
+        \frac{s_{n,i} - \bar s_n}{\sigma(s_n)}
+
+    Args:
+        gaze_weights (np.ndarray): (N, P) gaze weight (mass) per patch.
+        saliency (np.ndarray): (N, P) saliency per patch, same patch order.
+
+    Returns:
+        np.ndarray: (N,) NSS; NaN where there is no gaze or the saliency is
+        constant.
+    """
+    gaze_weights = np.asarray(gaze_weights, dtype=np.float64)
+    saliency = np.asarray(saliency, dtype=np.float64)
+    mass = gaze_weights.sum(1, keepdims=True)
+    std = saliency.std(1, keepdims=True)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        z = (saliency - saliency.mean(1, keepdims=True)) / std
+        nss = (gaze_weights / mass * z).sum(1)
+    return np.where((mass[:, 0] > 0) & (std[:, 0] > 0), nss, np.nan)
 
 
 def pool_to_grid(maps: np.ndarray, grid: int) -> np.ndarray:
@@ -185,7 +214,8 @@ def alignment_scores(gaze_weights: np.ndarray,
         tolerance (float): pointing-game tolerance in pixels.
 
     Returns:
-        dict[str, np.ndarray]: ``spearman``, ``emd``, ``pointing`` each (N,).
+        dict[str, np.ndarray]: ``spearman``, ``nss``, ``emd``, ``pointing``
+        each (N,).
     """
     grid = int(round(np.sqrt(gaze_weights.shape[1])))
     if grid * grid != gaze_weights.shape[1]:
@@ -197,10 +227,11 @@ def alignment_scores(gaze_weights: np.ndarray,
     spearman = np.where(has_gaze,
                         spearman_per_image(gaze_weights, patch_saliency),
                         np.nan)
+    nss = nss_per_image(gaze_weights, patch_saliency)
     emd = grid_emd(gaze_maps, saliency_maps, emd_grid)
     pointing = pointing_game(saliency_maps, boxes, tolerance) \
         if boxes is not None else np.full(len(saliency_maps), np.nan)
-    return dict(spearman=spearman, emd=emd, pointing=pointing)
+    return dict(spearman=spearman, nss=nss, emd=emd, pointing=pointing)
 
 
 @METRICS.register_module()
@@ -221,9 +252,10 @@ class GazeAlignmentMetric(BaseMetric):
         prefix (str): metric-name prefix. Defaults to ``'gaze'``.
 
     Returns (from :meth:`compute_metrics`):
-        dict: ``spearman``, ``emd`` (means over images with gaze), ``pointing``
-        (hit rate over images with lesions), and ``num_spearman``, ``num_emd``,
-        ``num_pointing``: how many images each mean is over.
+        dict: ``spearman``, ``nss``, ``emd`` (means over images with gaze),
+        ``pointing`` (hit rate over images with lesions), and ``num_spearman``,
+        ``num_nss``, ``num_emd``, ``num_pointing``: how many images each mean
+        is over.
     """
     default_prefix = 'gaze'
 
@@ -275,7 +307,7 @@ class GazeAlignmentMetric(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         metrics = {}
-        for key in ('spearman', 'emd', 'pointing'):
+        for key in ('spearman', 'nss', 'emd', 'pointing'):
             values = np.array([r[key] for r in results], dtype=np.float64)
             finite = ~np.isnan(values)
             metrics[key] = float(values[finite].mean()) if finite.any() \
