@@ -269,6 +269,13 @@ def test_every_method_config_builds(tmp_path, method):
     from mmpretrain.registry import MODELS
     init_default_scope('mmpretrain')
     budget = compare.PRESETS['cpu-small']
+    if method in compare.SUPERVISED_METHODS:
+        cfg = compare.supervised_config(method, 0, budget,
+                                        str(tmp_path / 'data'))
+        assert cfg.train_cfg.max_epochs == budget['probe_epochs']
+        model = MODELS.build(cfg.model)
+        assert model.backbone.grid == 8  # 64-px views, 8-px patches
+        return
     cfg = compare.pretrain_config(method, 0, budget, str(tmp_path / 'data'),
                                   str(tmp_path / 'run'))
     assert cfg.randomness.seed == 0

@@ -93,6 +93,10 @@ METHODS = {
     ('configs/variants/gazeprior_resnet18_synthetic_global.py', {}),
     'gazeprior_r18_focus-crop':
     ('configs/variants/gazeprior_resnet18_synthetic_focus-crop.py', {}),
+    # GazeGNN (configs/gazegnn/), the supervised gaze-guided reference: trained
+    # on the probe's labels with each image's gaze; its row reports its own
+    # test AUC in the linear-probe column
+    'gazegnn_supervised': ('configs/gazegnn/gazegnn_synthetic.py', {}),
     # the proposal's formulation, exactly (configs/gazeprior_seed/)
     'gazeprior_r18_seed':
     ('configs/gazeprior_seed/gazeprior_seed_resnet18_synthetic.py', {}),
@@ -111,6 +115,8 @@ for _name in GAZE_VARIANTS:
                                    'shuffle'}))
 #: methods without pre-training: their "checkpoint" is the seeded initialisation
 REFERENCE_METHODS = ('random-init_r18', )
+#: supervised references: trained and tested on the labels, no frozen probe
+SUPERVISED_METHODS = ('gazegnn_supervised', )
 #: methods that need lesion boxes in the training annotations
 ORACLE_SUFFIX = '_oracle-gaze'
 #: a method's shuffled-gaze control is the method name plus this suffix
@@ -347,6 +353,52 @@ def probe_config(checkpoint: str, seed: int, budget: dict, data):
     return cfg
 
 
+def supervised_config(method: str, seed: int, budget: dict, data):
+    """A supervised reference's config with the shared data and view size,
+    ``probe_epochs`` epochs on its cosine schedule, and the run's seed."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, METHODS[method][0]))
+    cfg.merge_from_dict(METHODS[method][1])
+    _set_data(cfg, budget, data)
+    epochs = budget['probe_epochs']
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=epochs)
+    cfg.param_scheduler = [
+        dict(sched, begin=0, end=epochs, T_max=epochs) if 'T_max' in sched
+        else dict(sched) for sched in cfg.param_scheduler]
+    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook',
+                                        interval=epochs, max_keep_ckpts=1)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=5)
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    return cfg
+
+
+def run_supervised(spec: dict, log) -> dict:
+    """Train a supervised reference on the train split, test it on the test
+    split (``probe_metrics.json``); the frozen-feature stages do not apply."""
+    budget, run_dir = spec['budget'], spec['run_dir']
+    cfg_path = osp.join(run_dir, 'probe_config.py')
+    train_dir = osp.join(run_dir, 'probe')
+    if not osp.exists(cfg_path):
+        supervised_config(spec['method'], spec['seed'], budget,
+                          spec['data']).dump(cfg_path)
+    probe_json = osp.join(run_dir, 'probe_metrics.json')
+    if not osp.exists(probe_json):
+        ckpt = _final_checkpoint(train_dir, budget['probe_epochs'])
+        if ckpt is None:
+            log('supervised training')
+            _load_tool('train').main([cfg_path, '--work-dir', train_dir])
+            ckpt = _final_checkpoint(train_dir, budget['probe_epochs'])
+        log('supervised: test')
+        _load_tool('test').main([cfg_path, ckpt, '--work-dir',
+                                 osp.join(train_dir, 'test'), '--out',
+                                 probe_json, '--out-item', 'metrics'])
+    metrics = collect_run(run_dir, supervised=True)
+    with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
+        json.dump(metrics, f, indent=2)
+    log(f'done: {metrics}')
+    return metrics
+
+
 def save_random_init(cfg, path: str, seed: int) -> str:
     """Write the seeded, untrained model of ``cfg`` as a checkpoint at ``path``
     (``state_dict`` + ``meta``, as a training run's), so that every evaluation
@@ -395,6 +447,8 @@ def run_one(spec: dict) -> dict:
         print(f'[compare {spec["method"]} seed={spec["seed"]}] {msg}',
               flush=True)
 
+    if spec['method'] in SUPERVISED_METHODS:
+        return run_supervised(spec, log)
     # 1. pre-training
     pre_dir = osp.join(run_dir, 'pretrain')
     pre_cfg_path = osp.join(run_dir, 'pretrain_config.py')
@@ -468,15 +522,20 @@ def run_one(spec: dict) -> dict:
 SCORES_FILE = 'logistic_scores.npz'
 
 
-def collect_run(run_dir: str) -> Dict[str, float]:
+def collect_run(run_dir: str, supervised: bool = False) -> Dict[str, float]:
     """The headline numbers of one run from its stage outputs, plus the logistic
-    probe's per-class AUCs (``logistic_auc/<class>``)."""
+    probe's per-class AUCs (``logistic_auc/<class>``). A supervised reference
+    has only its test metrics (the rest is NaN: not applicable)."""
     with open(osp.join(run_dir, 'probe_metrics.json')) as f:
         probe = json.load(f)
     auc_keys = [k for k in probe if k.split('/')[-1] == 'auc_macro']
     if len(auc_keys) != 1:
         raise KeyError(f'{run_dir}/probe_metrics.json: expected one *auc_macro '
                        f'key, found {sorted(probe)}')
+    if supervised:
+        out = {m: float('nan') for m in METRICS + GAZE_PRED_METRICS}
+        out['linear_auc_macro'] = float(probe[auc_keys[0]])
+        return out
     with open(osp.join(run_dir, 'logistic_probe.json')) as f:
         logistic = json.load(f)
     with open(osp.join(run_dir, 'anomaly.json')) as f:
@@ -606,7 +665,7 @@ def _undefined_notes(results: dict) -> List[str]:
     notes = []
     for metric in ('pointing', 'spearman', 'emd', 'anomaly_auc'):
         missing = [n for n, r in results['methods'].items()
-                   if r[metric]['mean'] is None]
+                   if r[metric]['mean'] is None and n not in SUPERVISED_METHODS]
         if missing:
             why = {'pointing': 'no test image with a lesion box',
                    'spearman': 'no test image with gaze',
@@ -651,6 +710,12 @@ def markdown_table(results: dict) -> str:
         gap = 'n/a' if lin is None or log is None else f'{abs(lin - log):.3f}'
         lines.append(f'| {name} | {n} | ' +
                      ' | '.join(_fmt(res[m]) for m in METRICS) + f' | {gap} |')
+    if any(n in SUPERVISED_METHODS for n in results['methods']):
+        lines += ['', 'Supervised references (' + ', '.join(
+            n for n in results['methods'] if n in SUPERVISED_METHODS) + '): '
+            'trained on the labels of the train split, with gaze; the '
+            'linear-probe column holds their own test macro AUC, the other '
+            'columns do not apply.']
     lines += ['', 'mean ± sample std over seeds; AUCs in [0, 1]; linear probe: '
               "mmpretrain's ImageClassifier on the frozen pre-trained backbone "
               '(BatchNorm-standardised pooled features, linear head, the '

@@ -1,1 +1,2 @@
-from . import backbones, heads, losses, necks, selfsup, utils  # noqa: F401
+from . import (backbones, classifiers, heads, losses, necks,  # noqa: F401
+               selfsup, utils)

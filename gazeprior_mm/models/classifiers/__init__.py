@@ -1,0 +1,1 @@
+from .gazegnn_classifier import GazeGNNClassifier  # noqa: F401
