@@ -68,10 +68,14 @@ def test_shuffled_gaze_is_rescaled_to_the_receiving_image():
 
 def test_oracle_fixations_lie_inside_the_lesion_boxes():
     rows = _rows()
+    rows[3]['gaze'] = None  # read by nobody, with lesions: stays without gaze
+    rows[5]['gaze'].pop('image_size')  # the size then comes from img_shape
+    rows[5]['img_shape'] = [100, 80]
     out = oracle_gaze(rows, seed=0)
     for row, new in zip(rows, out):
-        if not row['lesions']:
-            assert new['gaze'] == row['gaze']  # normal images keep their gaze
+        if not row['lesions'] or row['gaze'] is None:
+            # normal images keep their gaze, images nobody read stay so
+            assert new['gaze'] == row['gaze']
             continue
         fix = np.array(new['gaze']['readers'][0]['fixations'])
         assert len(fix) >= MIN_ORACLE_FIXATIONS

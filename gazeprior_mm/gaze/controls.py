@@ -7,12 +7,14 @@ leave images, labels and the gaze statistics of the set as they are:
 * ``'shuffle'``: every image that has gaze gets the gaze of *another* image (one
   random cyclic permutation of the images with gaze: no image keeps its own; fixed by
   ``seed``). Fixations are rescaled to the receiving image's pixel grid.
-* ``'oracle'``: every image with lesion boxes gets fixations drawn uniformly inside
-  its boxes (as many as its recorded gaze had, at least ``MIN_ORACLE_FIXATIONS``,
-  one reader ``'oracle'``, 0.3 s each): the ceiling of what gaze could tell. Images
-  without lesions keep their recorded gaze (readers scan normal images too, and
-  removing it would let "has gaze" reveal the label). Needs lesion boxes (the
-  synthetic benchmark has them); a set without any is an error.
+* ``'oracle'``: every image with recorded gaze and lesion boxes gets fixations
+  drawn uniformly inside its boxes instead (as many as its recorded gaze had, at
+  least ``MIN_ORACLE_FIXATIONS``, one reader ``'oracle'``, 0.3 s each): the ceiling
+  of what gaze could tell. Images without lesions keep their recorded gaze
+  (readers scan normal images too, and removing it would let "has gaze" reveal
+  the label), and images nobody read stay without gaze (the same images have gaze
+  as in the data). Needs lesion boxes (the synthetic benchmark has them); a set
+  without any is an error.
 
 Both return new rows; the input is not modified. ``GazeCXRDataset(gaze_control=...)``
 applies them to the rows it reads and McGIP's neighbour mining
@@ -107,13 +109,12 @@ def oracle_gaze(rows: List[dict], seed: int) -> List[dict]:
                           if les.get('bbox') is not None
                           and les['bbox'][2] > 0 and les['bbox'][3] > 0],
                          dtype=np.float64).reshape(-1, 4)
-        if len(boxes):
-            size = (row.get('gaze') or {}).get('image_size') or row.get(
-                'image_size')
+        if len(boxes) and _num_fixations(row.get('gaze')):
+            size = row['gaze'].get('image_size') or row.get('img_shape')
             if size is None:
                 raise ValueError(f'row {row.get("img_id", row.get("img_path"))}:'
                                  ' oracle gaze needs gaze.image_size or '
-                                 'image_size')
+                                 'img_shape')
             num = max(MIN_ORACLE_FIXATIONS, _num_fixations(row.get('gaze')))
             xy = _box_mask_sampler(boxes, rng, num)
             fix = np.concatenate([xy, np.full((num, 1), ORACLE_DURATION_S)], 1)
@@ -123,8 +124,9 @@ def oracle_gaze(rows: List[dict], seed: int) -> List[dict]:
             num_oracle += 1
         out.append(row)
     if num_oracle == 0:
-        raise ValueError('oracle gaze needs lesion boxes (rows with "lesions": '
-                         '[{"bbox": [x, y, w, h]}]); this data set has none')
+        raise ValueError('oracle gaze needs images with gaze and lesion boxes '
+                         '(rows with "lesions": [{"bbox": [x, y, w, h]}]); this '
+                         'data set has none')
     return out
 
 
