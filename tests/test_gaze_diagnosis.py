@@ -94,3 +94,31 @@ def test_gaze_prediction_scored_next_to_the_mean_map(data_root, tmp_path):
     for key in ('emd', 'mean_gaze_emd'):
         assert pred[key] >= 0.0
     assert math.isfinite(pred['nss']) and math.isfinite(pred['mean_gaze_nss'])
+
+
+def test_gated_features_for_the_probe(tmp_path):
+    import torch
+    from mmengine.config import Config
+
+    from gazeprior_mm.evaluation.embeddings import pooled_embedding
+    from gazeprior_mm.evaluation.runs import gated_features
+    spec = importlib.util.spec_from_file_location(
+        'gp_compare_for_gated', osp.join(REPO, 'tools', 'compare.py'))
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    paths = {}
+    for name, config in (('gp', 'configs/gazeprior/gazeprior_resnet18_synthetic.py'),
+                         ('sc', 'configs/simclr/simclr_resnet18_synthetic.py')):
+        paths[name] = osp.join(REPO, config)
+        compare.save_random_init(Config.fromfile(paths[name]),
+                                 str(tmp_path / f'{name}.pth'), 0)
+    features = gated_features(paths['gp'], str(tmp_path / 'gp.pth'))
+    images = torch.randn(2, 3, 112, 112)
+    with torch.no_grad():
+        tokens = features(images)
+        plain = pooled_embedding(features.model.backbone, images)
+    assert tokens.shape == (2, 49, 512)
+    gated = pooled_embedding(features, images)
+    assert gated.shape == plain.shape and not torch.allclose(gated, plain)
+    with pytest.raises(ValueError, match='gaze-prediction branch'):
+        gated_features(paths['sc'], str(tmp_path / 'sc.pth'))

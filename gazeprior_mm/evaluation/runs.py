@@ -378,3 +378,32 @@ def run_gaze_prediction(config: str, checkpoint: str, data_config: str,
     out = {k: v for k, v in out.items() if 'pointing' not in k}
     out.update({f'mean_gaze_{k}': base[k] for k in ('spearman', 'nss', 'emd')})
     return dict(out, available=True)
+
+
+class GazeGatedFeatures(torch.nn.Module):
+    """A GazePrior model's GGAM-gated patch tokens as a frozen "backbone":
+    images -> (N, P, C) tokens gated with the model's *predicted* gaze (no
+    recorded gaze exists for a downstream image), for probes that compare gated
+    with plain features (``pooled_embedding`` averages the tokens)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.model._backbone_tokens(inputs, None, None)['out']
+
+
+def gated_features(config: str, checkpoint: str) -> GazeGatedFeatures:
+    """:class:`GazeGatedFeatures` of a GazePrior config + checkpoint, frozen."""
+    from gazeprior_mm.utils.checkpoint import load_checkpoint_safely
+    ensure_scope()
+    model = MODELS.build(Config.fromfile(config).model)
+    if getattr(getattr(model, 'neck', None), 'gaze_predictor', None) is None:
+        raise ValueError(f'{config}: gated features need a GazePrior model with '
+                         'a gaze-prediction branch (GGAM predict_gaze=True)')
+    model.load_state_dict(load_checkpoint_safely(checkpoint)['state_dict'])
+    model.eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    return GazeGatedFeatures(model)

@@ -25,15 +25,24 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='write the result JSON here')
     parser.add_argument('--scores-out',
                         help='save the per-image test scores (.npz) here')
+    parser.add_argument('--gated', action='store_true',
+                        help='GazePrior only: probe the GGAM-gated tokens '
+                        '(gated with the predicted gaze) instead of the plain '
+                        'backbone features')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     import gazeprior_mm  # noqa: F401  (registers everything)
-    result = run_logistic_probe(*frozen_backbone_and_data(
-        args.config, args.checkpoint, args.data_config, args.data_root),
-        scores_out=args.scores_out)
+    backbone, preprocessor, train, test = frozen_backbone_and_data(
+        args.config, args.checkpoint, args.data_config, args.data_root)
+    if args.gated:
+        from gazeprior_mm.evaluation.runs import gated_features
+        backbone = gated_features(args.config, args.checkpoint)
+    result = run_logistic_probe(backbone, preprocessor, train, test,
+                                scores_out=args.scores_out)
+    result['features'] = 'gated' if args.gated else 'backbone'
     return report(result, args.out)
 
 
