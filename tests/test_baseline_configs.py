@@ -1,7 +1,9 @@
 """Baseline configs: they inherit mmpretrain's, keep the shared data section, and
 each trains a couple of iterations on CPU on tiny data built here."""
+import glob
 import json
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
@@ -37,18 +39,65 @@ def strip_scope(obj):
     return obj
 
 
-@pytest.mark.parametrize('name,base', [
-    ('simclr/simclr_resnet18_synthetic.py', 'synthetic_gaze_pretrain.py'),
-    ('mocov2/mocov2_resnet18_synthetic.py', 'synthetic_gaze_pretrain.py'),
-    ('simclr/simclr_resnet50_mimic.py', 'mimic_gaze_pretrain.py'),
-    ('mocov2/mocov2_resnet50_mimic.py', 'mimic_gaze_pretrain.py'),
-])
-def test_data_section_matches_shared_base(name, base):
+BASELINES = {
+    'simclr/simclr_resnet18_synthetic.py': 'synthetic_gaze_pretrain',
+    'mocov2/mocov2_resnet18_synthetic.py': 'synthetic_gaze_pretrain',
+    'simclr/simclr_resnet50_mimic.py': 'mimic_gaze_pretrain',
+    'mocov2/mocov2_resnet50_mimic.py': 'mimic_gaze_pretrain',
+}
+METHOD_DIRS = ('simclr', 'mocov2', 'mcgip', 'focuscontrast')
+# what only a data section says: a method config that writes one of these states
+# data of its own instead of taking the shared section's
+DATA_LITERALS = [re.compile(p) for p in (
+    r"'(LoadImageFromFile|GazeHeatmap|GazeMultiView|PackGazeInputs)'",
+    r"'(GazeRandomResizedCrop|ColorJitter|GaussianBlur|GazeRandomFlip)'",
+    r"'(DefaultSampler|default_collate|GazeCXRDataset|SelfSupDataPreprocessor)'",
+    r"\b(data_root|ann_file|data_prefix)\s*=\s*'",  # a dataset's own files
+    r"(?<!base_)\b(batch_size|num_workers)\s*=",
+    r"\b(mean|std)\s*=\s*\[")]
+
+
+def packers(pipeline):
+    return [step for step in pipeline if step['type'] == 'PackGazeInputs']
+
+
+@pytest.mark.parametrize('name,base', BASELINES.items())
+def test_data_section_is_the_shared_one(name, base):
+    """By construction: a baseline's data is its family's parts file's section
+    (without the per-view maps), which is the GazePrior configs' base section
+    with only PackGazeInputs(with_map=False) changed."""
     cfg = Config.fromfile(cfg_path(name))
-    ref = Config.fromfile(cfg_path(f'_base_/datasets/{base}'))
-    got, want = (strip_scope(c.train_dataloader.to_dict()) for c in (cfg, ref))
+    parts = Config.fromfile(cfg_path(f'_base_/datasets/{base}_parts.py'))
+    classic = Config.fromfile(cfg_path(f'_base_/datasets/{base}.py'))
+    got = strip_scope(cfg.train_dataloader.to_dict())
+    assert got == strip_scope(parts.gaze_pretrain_nomap_train_dataloader.to_dict())
+    assert strip_scope(cfg.data_preprocessor.to_dict()) == \
+        strip_scope(classic.data_preprocessor.to_dict())
+    assert cfg.train_pipeline == cfg.train_dataloader.dataset.pipeline
+    assert cfg.data_root == classic.data_root == got['dataset']['data_root']
+    # the baselines read no per-view gaze map: they do not pack one
+    packer, = packers(got['dataset']['pipeline'])
+    assert packer['with_map'] is False
+    want = strip_scope(classic.train_dataloader.to_dict())
+    packer_want, = packers(want['dataset']['pipeline'])
+    assert 'with_map' not in packer_want  # the classic section keeps the contract
+    packer_want['with_map'] = False
     assert got == want
     assert cfg.custom_imports.imports == ['gazeprior_mm']
+
+
+@pytest.mark.parametrize('path', sorted(
+    p for d in METHOD_DIRS
+    for p in glob.glob(osp.join(ROOT, 'configs', d, '*.py'))), ids=osp.basename)
+def test_method_configs_state_no_data_of_their_own(path):
+    """The baselines take the data section from the shared parts; a method config
+    names none of its pieces (FocusContrast names only its crop)."""
+    text = open(path).read()
+    found = [m.group(0) for p in DATA_LITERALS for m in p.finditer(text)]
+    assert not found, f'{osp.relpath(path, ROOT)} states data: {found}'
+    cfg = Config.fromfile(path)
+    packer, = packers(cfg.train_dataloader.dataset.pipeline)
+    assert packer.with_map is False
 
 
 def test_only_data_backbone_schedule_differ_from_mmpretrain():

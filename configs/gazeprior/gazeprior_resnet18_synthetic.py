@@ -2,24 +2,20 @@
 # Same data, views, batch and epochs as configs/simclr/simclr_resnet18_synthetic.py.
 # The last stage keeps stride 16 (strides 1, 2, 2, 1), so a 112-px view gives a
 # 7 x 7 feature map = the gaze grid (a stride-32 map would be 4 x 4, coarser than
-# most findings). The weights have the shapes of a standard ResNet-18, so the
-# linear probe loads them into mmpretrain's plain ResNet-18.
+# most findings). The linear probe rebuilds this backbone, strides included,
+# from the checkpoint (PretrainedBackbone).
 _base_ = [
     '../_base_/datasets/synthetic_gaze_pretrain.py',
     '../_base_/default_runtime.py',
 ]
 
 patch_grid = 7
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='GazeHeatmap', sigma_rel=0.04, fusion='mean', render_map=False),
-    dict(type='GazeMultiView', num_views=2,
-         transforms=[{{_base_.view_pipeline}}]),
-    dict(type='PackGazeInputs', grid=patch_grid, min_view_mass=0.1,
-         with_map=False, defer_targets=True),
-]
-# the per-view gaze fields of a batch in one call, in the loader's worker
-# (PackGazeInputs(defer_targets=True); gazeprior_mm/datasets/collate.py)
+# the shared pipeline; its packer packs no full-resolution maps and leaves the
+# per-view gaze fields of a batch to one call of the collate, in the loader's
+# worker (PackGazeInputs(defer_targets=True); gazeprior_mm/datasets/collate.py)
+train_pipeline = [*_base_.train_pipeline[:-1],
+                  dict(_base_.train_pipeline[-1], grid=patch_grid,
+                       with_map=False, defer_targets=True)]
 train_dataloader = dict(collate_fn=dict(_delete_=True, type='gaze_collate'),
                         dataset=dict(pipeline=train_pipeline))
 

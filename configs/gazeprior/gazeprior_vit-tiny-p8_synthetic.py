@@ -10,16 +10,12 @@ _base_ = [
 
 embed_dims = 192
 num_layers = 6  # half of DeiT-tiny's 12: the CPU demo budget
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='GazeHeatmap', sigma_rel=0.04, fusion='mean', render_map=False),
-    dict(type='GazeMultiView', num_views=2,
-         transforms=[{{_base_.view_pipeline}}]),
-    dict(type='PackGazeInputs', grid={{_base_.patch_grid}}, min_view_mass=0.1,
-         with_map=False, defer_targets=True),
-]
-# the per-view gaze fields of a batch in one call, in the loader's worker
-# (PackGazeInputs(defer_targets=True); gazeprior_mm/datasets/collate.py)
+# the shared pipeline; its packer packs no full-resolution maps and leaves the
+# per-view gaze fields of a batch to one call of the collate, in the loader's
+# worker (PackGazeInputs(defer_targets=True); gazeprior_mm/datasets/collate.py)
+train_pipeline = [*_base_.train_pipeline[:-1],
+                  dict(_base_.train_pipeline[-1], with_map=False,
+                       defer_targets=True)]
 train_dataloader = dict(collate_fn=dict(_delete_=True, type='gaze_collate'),
                         dataset=dict(pipeline=train_pipeline))
 

@@ -13,7 +13,9 @@ model = dict(
     gaze_positives=dict(
         neighbour_file='data/synthetic_cxr/annotations/'
         'gaze_neighbours_heatmap_cosine_k16.npz',
-        ann_file='data/synthetic_cxr/annotations/train.json',
+        # mined from the training set's annotation file
+        ann_file=f'{_base_.data_root}/'
+        f'{_base_.train_dataloader.dataset.ann_file}',
         mine_cfg=dict(method='heatmap_cosine', k=16),
         index_key='img_id',
         threshold=0.8,

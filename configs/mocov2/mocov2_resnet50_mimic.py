@@ -1,58 +1,22 @@
 # MoCo v2 baseline on MIMIC-CXR + gaze (EGD-CXR / REFLACX), 8 GPUs x 32, 224 px.
 # mmpretrain's MoCo v2 config with only the data and queue changed (the gaze subset
-# has a few thousand images: queue 4096 instead of 65536). The data section
-# restates configs/_base_/datasets/mimic_gaze_pretrain.py (mmengine forbids two bases
-# that both define the data keys); tests/test_baseline_configs.py checks they agree.
-# + the project's safety hooks (NaN guard, saved RNG state)
+# has a few thousand images: queue 4096 instead of 65536). Data: the shared section
+# (mimic_gaze_pretrain_parts.py) without the per-view gaze maps; + the project's
+# safety hooks (NaN guard, saved RNG state)
 _base_ = ['mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
+          '../_base_/datasets/mimic_gaze_pretrain_parts.py',
           '../_base_/safety_hooks.py']
-
 custom_imports = dict(imports=['gazeprior_mm'], allow_failed_imports=False)
 
-dataset_type = 'GazeCXRDataset'
-data_root = 'data/mimic_cxr'
-view_size = 224
-patch_grid = 14
-
-data_preprocessor = dict(
-    type='SelfSupDataPreprocessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    to_rgb=True)
-
-view_pipeline = [
-    dict(type='GazeRandomResizedCrop', scale=view_size,
-         crop_ratio_range=(0.2, 1.0), backend='cv2'),
-    dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4)],
-         prob=0.8),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf',
-         prob=0.5),
-    dict(type='GazeRandomFlip', prob=0.5),
-]
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='GazeHeatmap', sigma_rel=0.04, fusion='mean', render_map=False),
-    dict(type='GazeMultiView', num_views=2, transforms=[view_pipeline]),
-    dict(type='PackGazeInputs', grid=patch_grid, min_view_mass=0.1),
-]
-train_dataloader = dict(
-    batch_size=32,  # per GPU: 8 GPUs x 32 = 256
-    num_workers=8,
-    drop_last=True,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(_delete_=True, type='default_collate'),
-    dataset=dict(
-        _delete_=True,
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='annotations/mimic_gaze_train.json',
-        data_prefix='',
-        uncertain_policy='zeros',
-        synthetic=None,
-        pipeline=train_pipeline))
-model = dict(data_preprocessor=data_preprocessor)
+# mmpretrain's data names, pointed at the shared section (the runner hands
+# data_preprocessor to the model)
+dataset_type = _base_.gaze_pretrain_dataset_type
+data_root = _base_.gaze_pretrain_data_root
+data_preprocessor = _base_.gaze_pretrain_data_preprocessor
+view_pipeline = _base_.gaze_pretrain_view_pipeline
+train_pipeline = _base_.gaze_pretrain_nomap_train_pipeline
+train_dataloader = dict(_delete_=True,
+                        **_base_.gaze_pretrain_nomap_train_dataloader)
 
 model = dict(queue_len=4096)
 # mmpretrain's schedule (every epoch, keep 3), with crash-safe saves
