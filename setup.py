@@ -34,6 +34,8 @@ setup(
     extras_require={
         'optional': read_requirements('optional.txt'),
         'tests': read_requirements('tests.txt'),
+        # only the TensorBoard backend of tools/train.py --tensorboard
+        'tensorboard': ['tensorboard'],
         'all': read_requirements('optional.txt') +
         read_requirements('tests.txt'),
     },

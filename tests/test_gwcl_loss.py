@@ -11,7 +11,7 @@ from gazeprior_mm.models.utils.correspondence import patch_correspondence
 
 def _loop_gwcl(z1, z2, g1, g2, tau, pair_weight, negatives, valid=None,
                match=None, valid2=None, extra=None):
-    """Independent reference: DESIGN §4 one anchor patch at a time.
+    """Independent reference: docs/design.md §4 one anchor patch at a time.
 
     Candidates of the softmax: every view-2 patch of the anchor's image, plus (for
     ``'batch'``) every view-2 patch of the other images and of ``extra``.

@@ -14,7 +14,12 @@ Differences from mmpretrain's script, each because of where GazePrior-MM runs:
 * ``--resume`` checks the checkpoint first: a truncated / corrupt latest
   checkpoint is named and the run falls back, with a warning, to the newest
   intact earlier one (``resolve_resume_checkpoint``);
-* at the end the script prints where the checkpoints, logs and figures went.
+* ``--tensorboard`` adds mmengine's ``TensorboardVisBackend`` to the visualizer
+  (scalars go to ``<log_dir>/vis_data`` as TensorBoard event files as well as
+  ``scalars.json``; needs ``pip install tensorboard``, listed in
+  ``requirements/optional.txt``);
+* at the end the script prints where the checkpoints, logs, scalars and figures
+  went (training itself draws no figure; the line says which tools do).
 """
 import argparse
 import os
@@ -55,6 +60,11 @@ def parse_args(argv=None):
         '--no-persistent-workers',
         action='store_true',
         help='disable persistent_workers')
+    parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also log scalars for TensorBoard (adds TensorboardVisBackend to '
+        'visualizer.vis_backends; needs the tensorboard package)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -105,6 +115,10 @@ def merge_args(cfg, args):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
+    # after --cfg-options, so that a replaced vis_backends list keeps it
+    if getattr(args, 'tensorboard', False):
+        add_tensorboard_backend(cfg)
+
     has_cuda = torch.cuda.is_available()
     default_loader = ConfigDict(
         pin_memory=has_cuda,
@@ -134,6 +148,42 @@ def merge_args(cfg, args):
     return cfg
 
 
+def add_tensorboard_backend(cfg):
+    """Append ``dict(type='TensorboardVisBackend')`` to the visualizer's backends
+    (once; a visualizer is created if the config has none). Only the config
+    changes here, so this works without tensorboard installed;
+    :func:`check_tensorboard` tells the user before the run starts."""
+    if cfg.get('visualizer', None) is None:
+        cfg.visualizer = ConfigDict(
+            type='UniversalVisualizer',
+            vis_backends=[dict(type='LocalVisBackend')])
+    backends = list(cfg.visualizer.get('vis_backends', None) or [])
+    if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    cfg.visualizer.vis_backends = backends
+    return cfg
+
+
+def uses_tensorboard(cfg) -> bool:
+    vis = cfg.get('visualizer', None) or {}
+    return any(b.get('type') == 'TensorboardVisBackend'
+               for b in vis.get('vis_backends', None) or [])
+
+
+def check_tensorboard(cfg):
+    """Fail before training, with the fix, when the config asks for TensorBoard
+    but the package is missing (mmengine would fail only at the first log)."""
+    if not uses_tensorboard(cfg):
+        return
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError as err:
+        raise SystemExit(
+            'TensorboardVisBackend is configured (--tensorboard) but the '
+            'tensorboard package is not installed: pip install tensorboard '
+            '(or pip install -e ".[optional]")') from err
+
+
 def resolve_resume(cfg):
     """Point ``cfg.load_from`` at an intact checkpoint before resuming.
 
@@ -157,15 +207,26 @@ def report_outputs(runner):
     print(f'[gazeprior_mm] work dir   : {work_dir}')
     print(f'[gazeprior_mm] checkpoint : {ckpt}')
     print(f'[gazeprior_mm] logs       : {osp.abspath(runner.log_dir)}')
-    vis_dir = osp.join(runner.log_dir, 'vis_data')
-    if osp.isdir(vis_dir):
-        print(f'[gazeprior_mm] figures    : {osp.abspath(vis_dir)}')
+    scalars = osp.join(runner.log_dir, 'vis_data', 'scalars.json')
+    if osp.isfile(scalars):
+        print(f'[gazeprior_mm] scalars    : {osp.abspath(scalars)}')
+    if uses_tensorboard(runner.cfg):
+        print('[gazeprior_mm] tensorboard: tensorboard --logdir '
+              f'{osp.abspath(osp.join(runner.log_dir, "vis_data"))}')
+    # training draws no figure; say which tools do instead of pointing at a
+    # folder of JSON files
+    print('[gazeprior_mm] figures    : none drawn by training; loss curves: '
+          f'python tools/analysis/plot_loss_curves.py {work_dir} --out '
+          f'{osp.join(work_dir, "loss_curves.png")}; gaze vs attention: '
+          'python tools/analysis/gaze_alignment.py CONFIG CHECKPOINT '
+          '--out-dir DIR')
 
 
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    check_tensorboard(cfg)
     cfg = resolve_resume(cfg)
     # CPU-only nodes: mmengine's init_dist/DDP wrapper assume CUDA; set up gloo
     from gazeprior_mm.engine.distributed import setup_cpu_distributed

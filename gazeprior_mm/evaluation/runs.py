@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import Runner, load_state_dict
 
 from gazeprior_mm.registry import MODELS
 from .anomaly import anomaly_auc
@@ -83,13 +83,23 @@ def embedding_dim(backbone_cfg: dict, img_size: int) -> int:
 
 def build_frozen_backbone(backbone_cfg: dict,
                           checkpoint: Optional[str]) -> torch.nn.Module:
-    """Build a backbone and load ``backbone.*`` weights of a checkpoint."""
+    """Build a backbone and load ``backbone.*`` weights of a checkpoint.
+
+    Only the backbone's keys are handed over (a pre-training checkpoint also
+    holds neck / head weights the probe has no place for: no "unexpected key"
+    noise); keys the probe backbone has and the checkpoint lacks (a ViT's
+    ``avg_featmap`` norm ``ln2``) are still reported by mmengine.
+    """
+    from gazeprior_mm.utils.checkpoint import load_checkpoint_safely
     ensure_scope()
     backbone = MODELS.build(dict(backbone_cfg, init_cfg=None))
     if checkpoint:
-        load_checkpoint(
-            backbone, checkpoint, map_location='cpu', strict=False,
-            revise_keys=[(r'^backbone\.', '')])
+        state = load_checkpoint_safely(checkpoint)
+        state = state.get('state_dict', state)
+        load_state_dict(backbone, {k[len('backbone.'):]: v
+                                   for k, v in state.items()
+                                   if k.startswith('backbone.')},
+                        strict=False)
     backbone.eval()
     for param in backbone.parameters():
         param.requires_grad_(False)

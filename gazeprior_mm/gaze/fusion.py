@@ -1,4 +1,4 @@
-"""Multi-reader gaze fusion (DESIGN §3).
+"""Multi-reader gaze fusion (docs/design.md §3).
 
 Every reader r gives a normalised heatmap ``h_r`` (sum 1). The fused map is a convex
 combination ``h = sum_r rho_r h_r`` with

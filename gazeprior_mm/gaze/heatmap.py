@@ -1,4 +1,4 @@
-"""Gaze heatmaps and per-patch gaze weights (DESIGN §3).
+"""Gaze heatmaps and per-patch gaze weights (docs/design.md §3).
 
 Coordinates: ``x`` is the column and ``y`` the row, in pixels, origin top-left, with
 pixel centres at integer coordinates, so pixel ``(i, j)`` covers
@@ -389,8 +389,11 @@ def clean_fixations(fixations,
     dropped = len(fix) - counts['kept']
     if warn and dropped:
         details = ', '.join(f'{counts[r]} {r}' for r in DROP_REASONS if counts[r])
+        # off-image fixations are normal in eye-tracking (and the synthetic
+        # readers make them on purpose); unusable rows are expected, not errors
         warnings.warn(f'image {image_id!r}: dropped {dropped} of {len(fix)} '
-                      f'fixations ({details})', stacklevel=2)
+                      f'fixations ({details}); expected for off-image glances, '
+                      'counted, training goes on', stacklevel=2)
     return (fix[keep], counts, keep) if return_mask else (fix[keep], counts)
 
 

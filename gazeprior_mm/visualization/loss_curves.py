@@ -79,3 +79,20 @@ def plot_loss_curves(panels: Dict[str, Dict[str, Sequence[Optional[Curve]]]],
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def scalar_keys(path: str) -> List[str]:
+    """The scalar names logged in one ``scalars.json`` (sorted; ``step``,
+    ``epoch``, ``iter`` and ``time``-like bookkeeping left out), so that a tool
+    asked for a key no run logged can say which keys exist."""
+    keys = set()
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                keys.update(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ValueError(f'{path}, line {lineno}: not JSON ({err})') \
+                    from err
+    return sorted(keys - {'step', 'epoch', 'iter', 'time', 'data_time'})

@@ -1,6 +1,6 @@
 """Agreement between where radiologists looked and where a model attends.
 
-Three numbers per image (DESIGN §6):
+Three numbers per image (docs/design.md §6):
 
 * **Spearman ρ** between the patch gaze weights g̃ (M×M grid) and the model's
   saliency pooled to the same grid;

@@ -1,6 +1,6 @@
 """Multi-label AUC-ROC, operating-point sensitivity/specificity and macro-F1.
 
-The chest-X-ray evaluation protocol (DESIGN §6): per-class and macro AUC-ROC,
+The chest-X-ray evaluation protocol (docs/design.md §6): per-class and macro AUC-ROC,
 sensitivity and specificity at a stated score threshold and at a fixed specificity,
 and macro-F1, over multi-hot labels in which some entries may be *ignored*
 (``gt_label_mask`` False, e.g. CheXpert's "uncertain" under the ``ignore`` policy).

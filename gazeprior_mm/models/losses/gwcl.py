@@ -22,7 +22,7 @@ def gwcl_loss(z1: torch.Tensor,
               valid2: Optional[torch.Tensor] = None,
               z2_negatives: Optional[torch.Tensor] = None,
               weight_norm: str = 'none') -> torch.Tensor:
-    r"""Gaze-weighted contrastive loss (DESIGN §4).
+    r"""Gaze-weighted contrastive loss (docs/design.md §4).
 
     With :math:`s_{ij'} = \cos(z_i, z_{j'}) / \tau` between patch :math:`i` of view 1
     and patch :math:`j'` of view 2 and :math:`\log p_{ij'} = \log\mathrm{softmax}_{j'}
