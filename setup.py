@@ -34,7 +34,9 @@ setup(
     extras_require={
         'optional': read_requirements('optional.txt'),
         'tests': read_requirements('tests.txt'),
-        # only the TensorBoard backend of tools/train.py --tensorboard
+        # only the TensorBoard backend of tools/train.py --tensorboard; kept out
+        # of 'all' (what setup_env.sh and CI install), which it would grow by
+        # grpcio / protobuf / absl for a feature the tests do not need
         'tensorboard': ['tensorboard'],
         'all': read_requirements('optional.txt') +
         read_requirements('tests.txt'),

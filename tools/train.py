@@ -16,8 +16,7 @@ Differences from mmpretrain's script, each because of where GazePrior-MM runs:
   intact earlier one (``resolve_resume_checkpoint``);
 * ``--tensorboard`` adds mmengine's ``TensorboardVisBackend`` to the visualizer
   (scalars go to ``<log_dir>/vis_data`` as TensorBoard event files as well as
-  ``scalars.json``; needs ``pip install tensorboard``, listed in
-  ``requirements/optional.txt``);
+  ``scalars.json``; needs ``pip install -e ".[tensorboard]"``);
 * at the end the script prints where the checkpoints, logs, scalars and figures
   went (training itself draws no figure; the line says which tools do).
 """
@@ -181,7 +180,7 @@ def check_tensorboard(cfg):
         raise SystemExit(
             'TensorboardVisBackend is configured (--tensorboard) but the '
             'tensorboard package is not installed: pip install tensorboard '
-            '(or pip install -e ".[optional]")') from err
+            '(or pip install -e ".[tensorboard]")') from err
 
 
 def resolve_resume(cfg):
