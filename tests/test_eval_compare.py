@@ -1,7 +1,6 @@
 """tools/compare.py: aggregation, results.json schema, markdown, config surgery,
 and the smoke preset end to end."""
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -10,18 +9,9 @@ import os.path as osp
 import numpy as np
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from _tools import REPO, load_tool
 
-
-def _load_compare():
-    spec = importlib.util.spec_from_file_location(
-        'gp_compare_tool', osp.join(REPO, 'tools', 'compare.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-compare = _load_compare()
+compare = load_tool('compare')
 
 FAKE = {
     'simclr_r18': {

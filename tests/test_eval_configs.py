@@ -2,7 +2,6 @@
 backbone a checkpoint was pre-trained with (tests/test_every_config_runs.py trains
 one iteration of each)."""
 import glob
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -11,6 +10,7 @@ from mmengine.registry import init_default_scope
 
 import gazeprior_mm  # noqa: F401
 from gazeprior_mm.registry import MODELS
+from _tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'benchmarks', '[!_]*.py')))
@@ -18,10 +18,7 @@ CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'benchmarks', '[!_]*.py')))
 
 @pytest.fixture(scope='module')
 def r18_checkpoint(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location(
-        'gp_compare_for_configs', osp.join(ROOT, 'tools', 'compare.py'))
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = load_tool('compare')
     cfg = Config.fromfile(osp.join(
         ROOT, 'configs', 'gazeprior', 'gazeprior_resnet18_synthetic.py'))
     return compare.save_random_init(

@@ -1,20 +1,15 @@
 """tools/analysis/gaze_diagnosis.py: gate, gradient share and cancellation."""
-import importlib.util
 import math
 import os.path as osp
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from _tools import REPO, load_tool
+
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'gp_gaze_diagnosis', osp.join(REPO, 'tools', 'analysis',
-                                      'gaze_diagnosis.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/gaze_diagnosis')
 
 
 @pytest.fixture(scope='module')
@@ -70,10 +65,7 @@ def test_gaze_prediction_scored_next_to_the_mean_map(data_root, tmp_path):
     from mmengine.config import Config
 
     from gazeprior_mm.evaluation.runs import run_gaze_prediction
-    spec = importlib.util.spec_from_file_location(
-        'gp_compare_for_pred', osp.join(REPO, 'tools', 'compare.py'))
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = load_tool('compare')
     budget = dict(compare.PRESETS['smoke'], batch_size=4)
     data_cfg = str(tmp_path / 'probe.py')
     outs = {}
@@ -102,10 +94,7 @@ def test_gated_features_for_the_probe(tmp_path):
 
     from gazeprior_mm.evaluation.embeddings import pooled_embedding
     from gazeprior_mm.evaluation.runs import gated_features
-    spec = importlib.util.spec_from_file_location(
-        'gp_compare_for_gated', osp.join(REPO, 'tools', 'compare.py'))
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = load_tool('compare')
     paths = {}
     for name, config in (('gp', 'configs/gazeprior/gazeprior_resnet18_synthetic.py'),
                          ('sc', 'configs/simclr/simclr_resnet18_synthetic.py')):

@@ -2,7 +2,6 @@
 the checkpoint's saved config, weights that must fit exactly, frozen; and a stock
 mmpretrain linear-eval recipe reused for the synthetic benchmark trains and tests."""
 import copy
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -14,24 +13,16 @@ from mmengine.runner import Runner, save_checkpoint
 import gazeprior_mm  # noqa: F401
 from gazeprior_mm.registry import MODELS
 from gazeprior_mm.utils.checkpoint import load_checkpoint_safely
+from _tools import REPO, load_tool
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 init_default_scope('mmpretrain')
-
-
-def _compare():
-    spec = importlib.util.spec_from_file_location(
-        'gp_compare_for_probe', osp.join(REPO, 'tools', 'compare.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
 def checkpoints(tmp_path_factory):
     """Seeded, untrained GazePrior (strides 1, 2, 2, 1) and SimCLR (mmpretrain's
     1, 2, 2, 2) ResNet-18 checkpoints, each with its config in meta['cfg']."""
-    compare = _compare()
+    compare = load_tool('compare')
     out = tmp_path_factory.mktemp('ckpt')
     paths = {}
     for name, config in (

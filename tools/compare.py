@@ -341,7 +341,12 @@ def probe_config(checkpoint: str, seed: int, budget: dict, data):
     cfg = Config.fromfile(osp.join(REPO, PROBE_CONFIG))
     _set_data(cfg, budget, data)
     cfg.model.backbone.checkpoint = checkpoint
-    epochs = budget['probe_epochs']
+    return _probe_schedule(cfg, budget['probe_epochs'], seed)
+
+
+def _probe_schedule(cfg, epochs: int, seed: int):
+    """``epochs`` epochs on the config's cosine schedule, one checkpoint at the
+    end, the run's seed: the budget of probes and supervised references."""
     cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=epochs)
     cfg.param_scheduler = [
         dict(sched, begin=0, end=epochs, T_max=epochs) if 'T_max' in sched
@@ -360,16 +365,7 @@ def supervised_config(method: str, seed: int, budget: dict, data):
     cfg = Config.fromfile(osp.join(REPO, METHODS[method][0]))
     cfg.merge_from_dict(METHODS[method][1])
     _set_data(cfg, budget, data)
-    epochs = budget['probe_epochs']
-    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=epochs)
-    cfg.param_scheduler = [
-        dict(sched, begin=0, end=epochs, T_max=epochs) if 'T_max' in sched
-        else dict(sched) for sched in cfg.param_scheduler]
-    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook',
-                                        interval=epochs, max_keep_ckpts=1)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=5)
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    return cfg
+    return _probe_schedule(cfg, budget['probe_epochs'], seed)
 
 
 def run_supervised(spec: dict, log) -> dict:

@@ -9,13 +9,9 @@ _base_ = '../gazeprior/gazeprior_resnet18_synthetic.py'
 
 proposal_heatmap = dict(type='GazeHeatmap', sigma_rel=5 / 224, fusion='pool',
                         duration_weighted=False, render_map=False)
+# the base's pipeline with the proposal's heatmap
 train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'), proposal_heatmap,
-    dict(type='GazeMultiView', num_views=2,
-         transforms=[_base_.view_pipeline]),
-    dict(type='PackGazeInputs', grid=7, min_view_mass=0.1, with_map=False,
-         defer_targets=True),
-]))
+    _base_.train_pipeline[0], proposal_heatmap, *_base_.train_pipeline[2:]]))
 model = dict(pairing='same_index', gaze_pred_weight=0.0,
              neck=dict(predict_gaze=False),
              head=dict(pair_weight='product'))
