@@ -151,3 +151,10 @@ def test_missing_file_never_generates_into_user_data(tmp_path):
                             ann_file='annotations/val.json',
                             synthetic=dict(num_images=10, img_size=64)))
     assert _tree_digest(tmp_path) == before
+
+
+def test_mining_names_a_file_that_is_not_json(tmp_path):
+    bad = tmp_path / 'train.yaml'
+    bad.write_text('data_list: []\n')
+    with pytest.raises(ValueError, match='train.yaml: not a JSON annotation'):
+        read_annotation_gaze(str(bad))

@@ -403,8 +403,13 @@ def read_annotation_gaze(ann_file: str, gaze_control: Optional[str] = None,
     named by its ``img_path``, as ``GazeCXRDataset`` names it. ``gaze_control``
     (``'shuffle'`` / ``'oracle'``, :mod:`gazeprior_mm.gaze.controls`) is applied
     to the rows first, with the seed the dataset uses."""
-    with open(ann_file) as f:
-        data = json.load(f)
+    try:
+        with open(ann_file, encoding='utf-8') as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f'{ann_file}: not a JSON annotation file ({err}); '
+                         'gaze neighbours are mined from the canonical JSON '
+                         'annotations') from err
     items = data['data_list'] if isinstance(data, dict) else data
     items = apply_gaze_control(items, gaze_control, gaze_control_seed)
     ids, gazes = [], []
