@@ -368,6 +368,23 @@ def supervised_config(method: str, seed: int, budget: dict, data):
     return _probe_schedule(cfg, budget['probe_epochs'], seed)
 
 
+def _train_and_test(cfg_path: str, work_dir: str, epochs: int, out_json: str,
+                    log, what: str) -> None:
+    """Train ``cfg_path`` (unless its final checkpoint exists), then test it on the
+    test split into ``out_json`` (unless that exists)."""
+    if osp.exists(out_json):
+        return
+    ckpt = _final_checkpoint(work_dir, epochs)
+    if ckpt is None:
+        log(what)
+        _load_tool('train').main([cfg_path, '--work-dir', work_dir])
+        ckpt = _final_checkpoint(work_dir, epochs)
+    log(f'{what}: test')
+    _load_tool('test').main([cfg_path, ckpt, '--work-dir',
+                             osp.join(work_dir, 'test'), '--out', out_json,
+                             '--out-item', 'metrics'])
+
+
 def run_supervised(spec: dict, log) -> dict:
     """Train a supervised reference on the train split, test it on the test
     split (``probe_metrics.json``); the frozen-feature stages do not apply."""
@@ -377,17 +394,8 @@ def run_supervised(spec: dict, log) -> dict:
     if not osp.exists(cfg_path):
         supervised_config(spec['method'], spec['seed'], budget,
                           spec['data']).dump(cfg_path)
-    probe_json = osp.join(run_dir, 'probe_metrics.json')
-    if not osp.exists(probe_json):
-        ckpt = _final_checkpoint(train_dir, budget['probe_epochs'])
-        if ckpt is None:
-            log('supervised training')
-            _load_tool('train').main([cfg_path, '--work-dir', train_dir])
-            ckpt = _final_checkpoint(train_dir, budget['probe_epochs'])
-        log('supervised: test')
-        _load_tool('test').main([cfg_path, ckpt, '--work-dir',
-                                 osp.join(train_dir, 'test'), '--out',
-                                 probe_json, '--out-item', 'metrics'])
+    _train_and_test(cfg_path, train_dir, budget['probe_epochs'],
+                    osp.join(run_dir, 'probe_metrics.json'), log, 'supervised')
     metrics = collect_run(run_dir, supervised=True)
     with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
         json.dump(metrics, f, indent=2)
@@ -468,18 +476,8 @@ def run_one(spec: dict) -> dict:
     probe_cfg_path = osp.join(run_dir, 'probe_config.py')
     if not osp.exists(probe_cfg_path):
         probe_config(ckpt, spec['seed'], budget, data).dump(probe_cfg_path)
-    probe_json = osp.join(run_dir, 'probe_metrics.json')
-    if not osp.exists(probe_json):
-        probe_ckpt = _final_checkpoint(probe_dir, budget['probe_epochs'])
-        if probe_ckpt is None:
-            log('linear probe')
-            _load_tool('train').main([probe_cfg_path, '--work-dir', probe_dir])
-            probe_ckpt = _final_checkpoint(probe_dir, budget['probe_epochs'])
-        log('linear probe: test')
-        _load_tool('test').main([
-            probe_cfg_path, probe_ckpt, '--work-dir',
-            osp.join(probe_dir, 'test'), '--out', probe_json,
-            '--out-item', 'metrics'])
+    _train_and_test(probe_cfg_path, probe_dir, budget['probe_epochs'],
+                    osp.join(run_dir, 'probe_metrics.json'), log, 'linear probe')
     # 2b. converged logistic probe and 3. anomaly detection, on the frozen
     # embeddings of the probe config's single-view data
     for tool, out_name, extra in (

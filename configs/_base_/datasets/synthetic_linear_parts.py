@@ -62,13 +62,9 @@ gaze_cls_val_dataloader = dict(
                  pipeline=gaze_cls_test_pipeline))
 
 gaze_cls_test_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(**_dataset, ann_file='annotations/test.json',
-                 pipeline=gaze_cls_test_pipeline))
+    gaze_cls_val_dataloader,
+    dataset=dict(gaze_cls_val_dataloader['dataset'],
+                 ann_file='annotations/test.json'))
 
 # No evaluator here: the benchmark configs set it (MultiLabelAUC in
 # configs/benchmarks/_linear_probe_schedule.py).
