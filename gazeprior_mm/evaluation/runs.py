@@ -345,16 +345,10 @@ def run_gaze_prediction(config: str, checkpoint: str, data_config: str,
         ``num_*``, and ``mean_gaze_spearman``, ``mean_gaze_nss``,
         ``mean_gaze_emd``.
     """
-    from gazeprior_mm.utils.checkpoint import load_checkpoint_safely
-    ensure_scope()
     cfg = Config.fromfile(config)
-    model = MODELS.build(cfg.model)
-    neck = getattr(model, 'neck', None)
-    if not hasattr(model, 'predict_gaze') or \
-            getattr(neck, 'gaze_predictor', None) is None:
+    model = gaze_predicting_model(cfg, checkpoint)
+    if model is None:
         return dict(available=False)
-    model.load_state_dict(load_checkpoint_safely(checkpoint)['state_dict'])
-    model.eval()
     grid = model.grid
 
     @torch.no_grad()
@@ -404,16 +398,27 @@ class GazeGatedFeatures(torch.nn.Module):
         return self.model._backbone_tokens(inputs, None, None)['out']
 
 
-def gated_features(config: str, checkpoint: str) -> GazeGatedFeatures:
-    """:class:`GazeGatedFeatures` of a GazePrior config + checkpoint, frozen."""
+def gaze_predicting_model(cfg: Config, checkpoint: str):
+    """The pre-training model of ``cfg`` with ``checkpoint``'s weights, frozen
+    and in eval mode, if it is a GazePrior with a gaze-prediction branch;
+    None otherwise (nothing loaded then)."""
     from gazeprior_mm.utils.checkpoint import load_checkpoint_safely
     ensure_scope()
-    model = MODELS.build(Config.fromfile(config).model)
-    if getattr(getattr(model, 'neck', None), 'gaze_predictor', None) is None:
-        raise ValueError(f'{config}: gated features need a GazePrior model with '
-                         'a gaze-prediction branch (GGAM predict_gaze=True)')
+    model = MODELS.build(cfg.model)
+    if not hasattr(model, 'predict_gaze') or getattr(
+            getattr(model, 'neck', None), 'gaze_predictor', None) is None:
+        return None
     model.load_state_dict(load_checkpoint_safely(checkpoint)['state_dict'])
     model.eval()
     for param in model.parameters():
         param.requires_grad_(False)
+    return model
+
+
+def gated_features(config: str, checkpoint: str) -> GazeGatedFeatures:
+    """:class:`GazeGatedFeatures` of a GazePrior config + checkpoint, frozen."""
+    model = gaze_predicting_model(Config.fromfile(config), checkpoint)
+    if model is None:
+        raise ValueError(f'{config}: gated features need a GazePrior model with '
+                         'a gaze-prediction branch (GGAM predict_gaze=True)')
     return GazeGatedFeatures(model)
