@@ -38,8 +38,9 @@ full-resolution maps, a breakdown of the gaze time (``gaze_ms_per_sample_by_part
 and isolated timings follow.
 
 What dominates the gaze part: the per-view targets, one numba-compiled routine
-per image (:mod:`gazeprior_mm.gaze.view_targets_kernel`; ``gaze_kernel`` in the
-JSON says whether it ran or the numpy fallback did): the normal CDF at
+per batch (:func:`gazeprior_mm.gaze.targets.batch_view_targets` ->
+:mod:`gazeprior_mm.gaze.view_targets_kernel`; ``gaze_kernel`` in the JSON says
+whether it ran compiled): the normal CDF at
 K (M_h + M_w + 2) points per view (K = all readers' fixations, ~140; M = 14; a
 branch-free rational approximation, SIMD over the fixations), one (M, K) x (K, M)
 product, the normalisation, crop boxes and flips -- ~40-45 us for two views when
@@ -53,7 +54,7 @@ routine for the whole batch in one call, hot, and sets the fields in a tight
 loop. The rest is per-sample Python: ``GazeHeatmap``'s memoised fields (one dict
 lookup), a few scalar operations per geometric step, and the packer's checks.
 Measured (2 cores, demo config, synthetic images, median of 3 passes): see the
-README's benchmark table. Computing the targets per batch with the numpy path
+README's benchmark table. Computing the targets per batch with vectorised numpy
 (one set of array operations for 32 samples) was slower than per sample: the
 (B, V, 2, M + 1, K_max) arrays leave the cache and K is padded to the batch
 maximum; the compiled routine loops over the images instead. Times are wall times
@@ -199,8 +200,6 @@ def main():
     parser.add_argument('--repeats', type=int, default=3,
                         help='timed passes of the config; the median ratio is '
                         'reported (all of them in gaze_to_image_cost_ratios)')
-    parser.add_argument('--no-kernel', action='store_true',
-                        help='time the numpy path instead of the compiled kernel')
     args = parser.parse_args()
 
     import cv2
@@ -214,13 +213,11 @@ def main():
     import gazeprior_mm  # noqa: F401
     from gazeprior_mm.datasets import collate
     from gazeprior_mm.datasets.transforms import formatting, geometry
-    from gazeprior_mm.gaze import (fixations_to_heatmap, fixations_to_patch_weights,
-                                   patch_gaze_weights)
+    from gazeprior_mm.gaze import view_targets_kernel
+    from gazeprior_mm.gaze.targets import (fixations_to_heatmap,
+                                           fixations_to_patch_weights)
     from gazeprior_mm.registry import DATASETS, FUNCTIONS
 
-    from gazeprior_mm.gaze import view_targets_kernel
-    if args.no_kernel:
-        formatting.HAS_NUMBA = collate.HAS_NUMBA = False
     init_default_scope('mmpretrain')
     data_root, source = prepare_data_root(args.data_root, args.fallback_img_size)
     cfg = Config.fromfile(args.config)
@@ -340,15 +337,15 @@ def main():
                                           {}).get('readers', []))
         for i in range(min(len(dataset), 100))])
 
-    # isolated, 135 fixations: one 112 x 112 map + its 14 x 14 patch weights, and
-    # the patch weights alone, exactly from the fixations
+    # isolated, 135 fixations: one 112 x 112 raster map, and the 14 x 14 patch
+    # weights, exactly from the fixations (the one route, a batch of one)
     rng = np.random.default_rng(0)
     fix = rng.uniform(0, 111, (135, 2))
     weights = rng.uniform(0.1, 1, 135)
     reps = 500
     t0 = time.perf_counter()
     for _ in range(reps):
-        patch_gaze_weights(fixations_to_heatmap(fix, (112, 112), 5.0, weights), 14)
+        fixations_to_heatmap(fix, (112, 112), 5.0, weights)
     isolated = reps / (time.perf_counter() - t0)
     t0 = time.perf_counter()
     for _ in range(reps):
@@ -389,7 +386,8 @@ def main():
         config=osp.relpath(args.config), num_samples=num,
         views_per_sample=config_run['views'] / num,
         mean_fixations_per_image=float(num_fixations), data=source,
-        gaze_kernel=('numba' if formatting.HAS_NUMBA else 'numpy (fallback)'),
+        gaze_kernel=('numba' if view_targets_kernel.HAS_NUMBA else
+                     'python (numba missing: the kernel interpreted)'),
         numba_installed=view_targets_kernel.HAS_NUMBA,
         target_ratio=0.05,
         meets_target=bool(config_run['ratio'] <= 0.05))

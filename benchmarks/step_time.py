@@ -71,8 +71,11 @@ def make_batch(batch: int, grid: int, seed: int = 0):
     samples = []
     for i in range(batch):
         s = DataSample()
+        # stand-in g̃: values in [0, 1) with one patch at the maximum 1 (the
+        # targets' own normalisation is not part of the timed step)
         gaze = torch.rand(2, grid * grid, generator=gen)
-        s.set_field(gaze / gaze.amax(-1, keepdim=True), 'gaze_weights')
+        gaze[:, 0] = 1.0
+        s.set_field(gaze, 'gaze_weights')
         s.set_field(torch.tensor([i % 7 != 0, True]), 'has_gaze')
         s.set_field(torch.tensor([[0., 0., 100., 128.], [10., 8., 128., 120.]]),
                     'crop_box')

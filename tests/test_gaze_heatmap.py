@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 from scipy.special import ndtr
 
-from gazeprior_mm.gaze import (clean_fixations, fixations_to_heatmap,
+from gazeprior_mm.gaze import (clean_fixations, fixation_array,
+                               fixations_to_heatmap, fixations_to_patch_weights,
                                fuse_heatmaps, fuse_reader_fixations,
                                gaze_mass_map, patch_gaze_mass,
-                               patch_gaze_weights, per_reader_heatmaps)
+                               per_reader_heatmaps)
 
 
 def brute_force_heatmap(fix, weights, size, sx, sy, exact):
@@ -65,36 +66,28 @@ def test_mass_map_is_in_image_share():
 def test_zero_gaze_gives_zeros():
     heat = fixations_to_heatmap(np.zeros((0, 2)), (6, 9))
     assert heat.shape == (6, 9) and not heat.any()
-    weights = patch_gaze_weights(heat, 3)
+    weights = fixations_to_patch_weights(np.zeros((0, 2)), (6, 9), 3)
     assert weights.shape == (9, ) and not weights.any()
     # zero weights are no gaze either
     assert not fixations_to_heatmap([[2, 2]], (6, 9), weights=[0.0]).any()
 
 
 def test_patch_weights_max_one_and_row_major():
-    heat = fixations_to_heatmap([[27.0, 4.0]], (32, 32), sigma=1.0)
-    weights = patch_gaze_weights(heat, 4)  # 8-px patches
+    weights = fixations_to_patch_weights([[27.0, 4.0]], (32, 32), 4,
+                                         sigma=1.0)  # 8-px patches
     assert weights.shape == (16, )
     assert weights.max() == pytest.approx(1.0)
     assert weights.min() >= 0
     assert weights.argmax() == 0 * 4 + 3  # row 0, column 3
 
 
-def test_patch_weights_area_exact_for_uneven_grid():
+def test_deprecated_raster_pooling_is_area_exact_for_uneven_grid():
     # 10 px into 3 patches: borders cut pixels 3 and 6; a uniform map has the same
-    # mass (10/3 px) in each patch, so every g~ is 1 -- a floor/ceil split would not
+    # mass (10/3 px) in each patch -- a floor/ceil split would not
     uniform = np.full((10, 10), 0.01, np.float32)
-    mass = patch_gaze_mass(uniform, 3)
+    with pytest.warns(DeprecationWarning):
+        mass = patch_gaze_mass(uniform, 3)
     np.testing.assert_allclose(mass, np.full(9, 1 / 9), rtol=1e-5)
-    np.testing.assert_allclose(patch_gaze_weights(uniform, 3), 1.0, rtol=1e-5)
-    # total mass is preserved, also for a rectangular grid
-    heat = fixations_to_heatmap([[3.0, 5.0], [7.0, 1.0]], (11, 13), sigma=1.5)
-    assert patch_gaze_mass(heat, (3, 5)).sum() == pytest.approx(1.0, abs=1e-5)
-
-
-def test_patch_weights_reject_negative_maps():
-    with pytest.raises(ValueError, match='non-negative'):
-        patch_gaze_weights(-np.ones((4, 4)), 2)
 
 
 def test_clean_fixations_counts_and_warns_with_image_id():
@@ -111,6 +104,18 @@ def test_clean_fixations_rejects_non_numeric():
         clean_fixations([['a', 1, 2]], (5, 5), image_id='img-1')
     with pytest.raises(ValueError, match='shape'):
         clean_fixations([[1, 2, 3, 4]], (5, 5), image_id='img-1')
+
+
+def test_fixation_array_is_the_one_shape_check():
+    assert fixation_array(None).shape == (0, 3)
+    assert fixation_array([]).shape == (0, 3)
+    fix = np.ones((4, 2), np.float32)
+    assert fixation_array(fix) is fix
+    with pytest.raises(ValueError, match=r"reader 0 \('r'\) are not numeric"):
+        fixation_array([['a', 1]], "reader 0 ('r')")
+    with pytest.raises(ValueError, match=r'must be \(K, 2\) or \(K, 3\), got '
+                       r'shape \(1, 4\)'):
+        fixation_array([[1, 2, 3, 4]])
 
 
 def test_fused_fixations_equal_mean_of_reader_heatmaps():
@@ -166,7 +171,7 @@ def test_bad_arguments_are_rejected_with_a_reason():
     with pytest.raises(ValueError, match='size'):
         fixations_to_heatmap([[1, 1]], (0, 4))
     with pytest.raises(ValueError, match='grid'):
-        patch_gaze_weights(np.ones((4, 4)), 0)
+        fixations_to_patch_weights([[1, 1]], (4, 4), 0)
 
 
 def test_pool_fusion_is_one_plain_gaussian_per_fixation():

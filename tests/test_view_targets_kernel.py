@@ -1,20 +1,24 @@
-"""The compiled per-view gaze kernel against the numpy path and float64 maths."""
+"""The compiled per-view gaze kernel against the float64 reference."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-from _gaze_reference import float64_patch_mass
+from _gaze_reference import float64_view_targets
 from scipy.special import ndtr
 
-from gazeprior_mm.datasets.transforms import formatting
-from gazeprior_mm.datasets.transforms.formatting import render_source_views
-from gazeprior_mm.datasets.transforms.geometry import init_geometry
 from gazeprior_mm.gaze import view_targets_kernel as kernel
+from gazeprior_mm.gaze.geometry import (init_geometry, source_to_view_fraction,
+                                        view_fraction_to_source)
+from gazeprior_mm.gaze.targets import render_source_views
 
 
 def test_numba_is_installed_so_the_pipeline_runs_the_kernel():
-    # numba is a runtime requirement: without it every test below would compare
-    # the numpy path with itself
+    # numba is a runtime requirement: without it the pipeline runs the same
+    # functions interpreted, ~1000x slower
     assert kernel.HAS_NUMBA
-    assert hasattr(kernel.views_targets, 'signatures')  # a numba dispatcher
+    assert hasattr(kernel.batch_views_targets, 'signatures')  # a numba dispatcher
 
 
 def test_normal_cdf_matches_ndtr_everywhere():
@@ -46,18 +50,6 @@ def test_axis_masses_vectorised_loop_equals_scalar_cdf():
                                    rtol=0, atol=1e-15)
 
 
-def float64_targets(fix, weights, sigma, geometry, grid):
-    """(M_h * M_w,) float64 patch masses of one view: the fixations moved into the
-    view (sigma scaled by its zoom; the kernel maps the borders back instead)."""
-    grid = (grid, grid) if np.isscalar(grid) else grid
-    moved = fix.astype(np.float64) * [geometry.ax, geometry.ay] + [geometry.bx,
-                                                                    geometry.by]
-    return float64_patch_mass(moved, weights.astype(np.float64),
-                              geometry.view_shape, grid,
-                              sigma[0] * abs(geometry.ax),
-                              sigma[1] * abs(geometry.ay)).reshape(-1)
-
-
 def random_geometries(rng, src, view, num):
     """Random crop + resize (+ flip) views of a ``src`` image, as the pipeline
     composes them."""
@@ -81,7 +73,7 @@ def random_geometries(rng, src, view, num):
     ((64, 64), (32, 32), 8, (1e-4, 1e-4)),         # near-point fixations
     ((64, 64), (32, 32), 8, (40.0, 40.0)),         # gaze wider than the image
 ])
-def test_kernel_equals_numpy_path(src, view, grid, sigma):
+def test_kernel_equals_float64_reference(src, view, grid, sigma):
     rng = np.random.default_rng(3)
     for trial in range(20):
         num = int(rng.integers(1, 160))
@@ -91,34 +83,27 @@ def test_kernel_equals_numpy_path(src, view, grid, sigma):
         weights /= weights.sum()
         geometries = random_geometries(rng, src, view, 3)
         min_mass = float(rng.choice([0.0, 0.1, 0.5]))
-        fast = render_source_views(fix, weights, sigma, geometries, grid, True,
-                                   min_mass, with_map=False)
-        slow = render_source_views(fix, weights, sigma, geometries, grid, True,
-                                   min_mass, with_map=False, use_kernel=False)
-        assert set(fast) == set(slow)
-        np.testing.assert_allclose(fast['gaze_view_mass'], slow['gaze_view_mass'],
-                                   atol=1e-6)
-        # the keep decision may differ only at the threshold itself
-        undecided = np.abs(slow['gaze_view_mass'] - min_mass) < 1e-6
-        agree = fast['view_has_gaze'] == slow['view_has_gaze']
-        assert (agree | undecided).all()
-        # the kernel is float64 inside: within 1e-6 of the float64 integral; the
-        # numpy path's float32 erf differences are ~1e-5 off in the tails
-        np.testing.assert_allclose(fast['gaze_weights'][agree],
-                                   slow['gaze_weights'][agree], atol=3e-5)
+        got = render_source_views(fix, weights, sigma, geometries, grid, True,
+                                  min_mass, with_map=False)
+        assert got['gaze_weights'].dtype == np.float32
+        assert got['view_has_gaze'].dtype == bool and got['flip'].dtype == bool
         for v, geometry in enumerate(geometries):
-            exact = float64_targets(fix, weights, sigma, geometry, grid)
-            assert fast['gaze_view_mass'][v] == pytest.approx(exact.sum(), abs=1e-6)
-            if fast['view_has_gaze'][v]:
-                np.testing.assert_allclose(fast['gaze_weights'][v],
-                                           exact / exact.max(), atol=1e-6)
-        np.testing.assert_allclose(fast['crop_box'], slow['crop_box'], atol=1e-4)
-        assert fast['flip'].tolist() == slow['flip'].tolist()
-        for v in np.flatnonzero(fast['view_has_gaze']):
-            assert fast['gaze_weights'][v].max() == pytest.approx(1.0)
-        assert not fast['gaze_weights'][~fast['view_has_gaze']].any()
-        assert fast['gaze_weights'].dtype == np.float32
-        assert fast['view_has_gaze'].dtype == bool and fast['flip'].dtype == bool
+            ref = float64_view_targets(fix, weights, sigma, geometry, grid,
+                                       min_mass)
+            assert got['gaze_view_mass'][v] == pytest.approx(
+                ref['gaze_view_mass'], abs=1e-6)
+            # the keep decision may differ only at the threshold itself
+            if abs(ref['gaze_view_mass'] - min_mass) > 1e-6:
+                assert bool(got['view_has_gaze'][v]) == ref['view_has_gaze']
+                # float64 inside: within 1e-6 of the float64 integral
+                np.testing.assert_allclose(got['gaze_weights'][v],
+                                           ref['gaze_weights'], atol=1e-6)
+            np.testing.assert_allclose(got['crop_box'][v], ref['crop_box'],
+                                       atol=1e-4)
+            assert bool(got['flip'][v]) == ref['flip']
+        for v in np.flatnonzero(got['view_has_gaze']):
+            assert got['gaze_weights'][v].max() == pytest.approx(1.0)
+        assert not got['gaze_weights'][~got['view_has_gaze']].any()
 
 
 def test_kernel_mass_equals_float64_integral():
@@ -130,11 +115,36 @@ def test_kernel_mass_equals_float64_integral():
         -1.0, 111.0, 1.0, 0.0, (112, 112))
     got = render_source_views(fix, weights, (5.0, 6.0), [view], 14, True, 0.0,
                               with_map=False)
-    expected = float64_targets(fix, weights, (5.0, 6.0), view, 14)
-    assert got['gaze_view_mass'][0] == pytest.approx(expected.sum(), abs=1e-7)
-    np.testing.assert_allclose(got['gaze_weights'][0], expected / expected.max(),
+    ref = float64_view_targets(fix, weights, (5.0, 6.0), view, 14)
+    assert got['gaze_view_mass'][0] == pytest.approx(ref['gaze_view_mass'],
+                                                     abs=1e-7)
+    np.testing.assert_allclose(got['gaze_weights'][0], ref['gaze_weights'],
                                atol=1e-6)
     assert got['flip'].tolist() == [True]
+
+
+def test_crop_box_and_fraction_maps_are_one_convention():
+    """The kernel's crop box is ViewGeometry's, and the fraction maps used by the
+    patch correspondence send the view's corners to that box (mirrored when
+    flipped) and back."""
+    rng = np.random.default_rng(6)
+    for geometry in random_geometries(rng, (96, 80), (40, 56), 8):
+        got = render_source_views(np.zeros((0, 2), np.float32),
+                                  np.zeros(0, np.float32), (1.0, 1.0),
+                                  [geometry], 4, False, 0.1, with_map=False)
+        box = geometry.crop_box
+        np.testing.assert_allclose(got['crop_box'][0], box, atol=1e-4)
+        assert bool(got['flip'][0]) == geometry.flip
+        # the view's left edge, at u = 0, in the source: x = -1/2 mapped back
+        left = (-0.5 - geometry.bx) / geometry.ax + 0.5
+        u = np.array([0.0, 1.0, 0.3])
+        v = np.array([0.0, 1.0, 0.8])
+        x, y = view_fraction_to_source(u, v, box, float(geometry.flip))
+        assert x[0] == pytest.approx(left)
+        assert y[0] == pytest.approx(box[1]) and y[1] == pytest.approx(box[3])
+        back_u, back_v = source_to_view_fraction(x, y, box, float(geometry.flip))
+        np.testing.assert_allclose(back_u, u, atol=1e-12)
+        np.testing.assert_allclose(back_v, v, atol=1e-12)
 
 
 def test_kernel_without_fixations_still_gives_geometry():
@@ -157,36 +167,52 @@ def test_kernel_without_fixations_still_gives_geometry():
         assert out['flip'].tolist() == [False, True]
 
 
-def test_packer_without_numba_packs_the_same(monkeypatch):
-    import copy
-
-    from mmengine.registry import init_default_scope
-
-    from gazeprior_mm.datasets.transforms.formatting import PackGazeInputs
-    from gazeprior_mm.datasets.transforms.gaze_heatmap import GazeHeatmap
-    from gazeprior_mm.datasets.transforms.wrappers import GazeMultiView
-    init_default_scope('mmpretrain')
+def test_interpreted_kernel_equals_compiled():
+    """Without numba the same functions run as plain Python (no second
+    implementation): the interpreted batch routine gives the compiled values."""
     rng = np.random.default_rng(2)
-    img = rng.integers(0, 255, (64, 64, 3), np.uint8)
-    readers = [dict(reader='r0', fixations=np.column_stack([
-        rng.uniform(0, 63, (30, 2)), rng.uniform(0.1, 0.5, 30)]).tolist())]
-    base = dict(img=img, img_shape=(64, 64), has_gaze=True, img_id='k-1',
-                gaze=dict(image_size=[64, 64], readers=readers))
-    views = GazeMultiView(num_views=2, transforms=[[
-        dict(type='GazeRandomResizedCrop', scale=32, crop_ratio_range=(0.4, 1.0)),
-        dict(type='GazeRandomFlip', prob=0.5)]])
-    np.random.seed(0)
-    results = views(GazeHeatmap(sigma=3.0, render_map=False)(dict(base)))
-    packer = PackGazeInputs(grid=4, with_map=False)
-    fast = packer(copy.deepcopy(results))['data_samples']
-    monkeypatch.setattr(formatting, 'HAS_NUMBA', False)
-    slow = packer(copy.deepcopy(results))['data_samples']
-    for key in ('gaze_weights', 'gaze_view_mass', 'crop_box'):
-        np.testing.assert_allclose(fast.get(key).numpy(), slow.get(key).numpy(),
-                                   atol=3e-6)
-    for key in ('has_gaze', 'flip'):
-        assert fast.get(key).tolist() == slow.get(key).tolist()
-    assert fast.has_gaze.any()
-    # the views share the source gaze by reference, read-only
-    assert results['gaze_fixations'][0] is results['gaze_fixations'][1]
-    assert not results['gaze_fixations'][0].flags.writeable
+    counts = [12, 0, 5]
+    fix = rng.uniform(-5, 40, (sum(counts), 2)).astype(np.float32)
+    weights = np.concatenate([np.full(k, 1 / k, np.float32) for k in counts if k])
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    sigmas = rng.uniform(1, 4, (3, 2))
+    coefficients = np.stack([[g.coefficients for g in random_geometries(
+        rng, (40, 40), (24, 24), 2)] for _ in counts])
+    args = (fix, weights, offsets, sigmas, coefficients, 24, 24, 3, 3, 0.1)
+    compiled = kernel.batch_views_targets(*args)
+    interpreted = kernel.batch_views_targets.py_func(*args)
+    for name, a, b in zip(kernel.TARGET_KEYS, compiled, interpreted):
+        np.testing.assert_allclose(a, b, atol=1e-6, err_msg=name)
+
+
+def test_without_numba_the_same_code_runs_interpreted():
+    """numba missing: the kernel's functions run as plain Python (a fresh
+    interpreter with numba blocked) and still match the float64 reference."""
+    code = '''
+import sys
+sys.modules['numba'] = None
+import numpy as np
+from gazeprior_mm.gaze import view_targets_kernel, targets
+from gazeprior_mm.gaze.geometry import init_geometry
+from _gaze_reference import float64_view_targets
+assert not view_targets_kernel.HAS_NUMBA
+rng = np.random.default_rng(0)
+fix = rng.uniform(0, 63, (40, 2)).astype(np.float32)
+w = np.full(40, 1 / 40, np.float32)
+view = init_geometry((64, 64)).then(1.2, -5, 1.2, -3, (48, 48)).then(
+    -1, 47, 1, 0, (48, 48))
+got = targets.render_source_views(fix, w, (3.0, 3.0), [view], 6, True, 0.1,
+                                  with_map=False)
+ref = float64_view_targets(fix, w, (3.0, 3.0), view, 6, 0.1)
+assert np.abs(got['gaze_weights'][0] - ref['gaze_weights']).max() < 1e-6
+assert np.abs(got['crop_box'][0] - ref['crop_box']).max() < 1e-4
+print('ok')
+'''
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [tests_dir, os.path.dirname(tests_dir),
+         os.environ.get('PYTHONPATH', '')]))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith('ok'), \
+        out.stderr[-2000:]

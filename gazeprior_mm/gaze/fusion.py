@@ -25,7 +25,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from .heatmap import SigmaType, _as_pair, _pixel_profiles
+from .fixations import SigmaType, as_pair
+from .targets import normalise_maps, pixel_profiles
 
 FUSION_MODES = ('mean', 'pool', 'agreement')
 
@@ -114,16 +115,14 @@ def per_reader_heatmaps(fixations: np.ndarray, reader_index: np.ndarray,
                                                           if np.size(fixations) else 2)
     if len(fix) == 0:
         return np.zeros((num_readers, height, width), dtype=np.float32)
-    sigma_x, sigma_y = _as_pair(sigma, 'sigma')
+    sigma_x, sigma_y = as_pair(sigma, 'sigma')
     w = np.ones(len(fix)) if weights is None else np.asarray(weights, np.float64)
     onehot = np.zeros((len(fix), num_readers), dtype=np.float32)
     onehot[np.arange(len(fix)), reader_index] = w
-    prof_y = _pixel_profiles(fix[:, 1], height, sigma_y)
-    prof_x = _pixel_profiles(fix[:, 0], width, sigma_x)
+    prof_y = pixel_profiles(fix[:, 1], height, sigma_y)
+    prof_x = pixel_profiles(fix[:, 0], width, sigma_x)
     maps = np.einsum('kh,kr,kw->rhw', prof_y, onehot, prof_x, optimize=True)
-    totals = maps.reshape(num_readers, -1).sum(1)
-    scale = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
-    return (maps * scale[:, None, None]).astype(np.float32)
+    return normalise_maps(maps.astype(np.float32, copy=False))
 
 
 def fuse_fixation_weights(xy: np.ndarray,
@@ -175,7 +174,7 @@ def fuse_fixation_weights(xy: np.ndarray,
         height, width = int(size[0]), int(size[1])
         scale = agreement_size / max(height, width)
         small = (max(1, round(height * scale)), max(1, round(width * scale)))
-        sx, sy = _as_pair(sigma, 'sigma')
+        sx, sy = as_pair(sigma, 'sigma')
         small_xy = (np.asarray(xy, np.float64) + 0.5) * scale - 0.5
         maps = per_reader_heatmaps(small_xy, reader_index, num_readers, small,
                                    (sx * scale, sy * scale), within)

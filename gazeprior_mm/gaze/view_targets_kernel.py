@@ -1,19 +1,17 @@
-r"""Compiled kernel for the per-view gaze fields the packer puts in a sample.
+r"""Compiled kernel: the per-view gaze fields of a batch of images.
 
-:func:`gazeprior_mm.gaze.heatmap.source_views_patch_mass` computes the exact patch
-masses of V views of one image with ~25 vectorised numpy/torch operations on
-(V, 2, M + 1, K) temporaries. At the sizes of a pre-training sample (V = 2 views,
-M = 14, K ~ 140 fixations) their call overhead, and in a data pipeline the cache
-misses on those temporaries (the image work in between evicts them), cost several
-times the arithmetic. This module does the same computation, the normalisation
-to g̃ and the views' crop boxes / flips in one numba-compiled call per image
-(:func:`views_targets`, the packer's), or per batch (:func:`batch_views_targets`,
-``gaze_collate``'s: the same per-image routine in a loop over the images, so the
-two agree bit for bit).
+The one implementation of the exact patch masses ``g`` of a view, of ``g̃ = g /
+max g`` and of the in-view gaze share; :mod:`gazeprior_mm.gaze.targets` is its only
+caller in the pipeline (``gaze_collate`` per batch; the per-sample packer with a
+batch of one). Everything else about a view -- its crop box and flip -- comes from
+:mod:`gazeprior_mm.gaze.geometry`, whose scalar functions are compiled here as
+they are.
 
-Maths (as :func:`~gazeprior_mm.gaze.heatmap.source_views_patch_mass`): view v maps
-the source axis-wise, ``x' = a_x x + b_x``; its patch borders ``e_c`` map back to
-``t_c = (e_c - b_x) / a_x`` in the source, and
+Maths: view v maps the source axis-wise, ``x' = a_x x + b_x``; its patch borders
+``e_c = c W' / M - 1/2`` (pixel-centre coordinates) map back to
+``t_c = (e_c - b_x) / a_x`` in the source, so the view's gaze (the source mixture
+pushed through the map) over a patch is the source mixture over the mapped
+interval, whatever its orientation (a flip reverses it):
 
 .. math::
 
@@ -22,6 +20,9 @@ the source axis-wise, ``x' = a_x x + b_x``; its patch borders ``e_c`` map back t
     g_{rc} = \sum_k w_k E^y_{kr} E^x_{kc}, \qquad
     \tilde g_v = g_v / \max g_v \ \text{ if } \textstyle\sum g_v \ge m_{min}
     \text{ else } 0.
+
+Cost per view ``O(K (M_h + M_w))`` CDF values and one (M_h, K) x (K, M_w)
+product: no raster.
 
 ``Phi`` is Hart's rational approximation (Hart et al. 1968, *Computer
 Approximations*, no. 5666; in the form of West 2005, *Better approximations to
@@ -34,19 +35,18 @@ cumulative normal functions*): for ``x = |z| < 7.071``,
 and ``Phi`` is 0 / 1 beyond (``Phi(-7.071) = 7.7e-13``), with
 ``e^{-x^2/2} = (e^{-x^2/64})^{32}`` from a degree-13 Taylor polynomial in Estrin's
 form. It has no table and no branch, so LLVM compiles the loop over the
-fixations to SIMD code (4 float64 at a time with AVX2), about twice the speed of
-the quintic Hermite table this kernel used before, whose per-value lookups did
-not vectorise. Max error 8e-13 against ``scipy.special.ndtr``
-(``tests/test_view_targets_kernel.py``), so every ``E`` is within 2e-12 of the
-exact value. Float64 inside: the float32 targets are within 1e-6 of the float64
-integral; the numpy path, whose float32 ``erf`` differences lose digits in the
-tails, agrees to ~3e-5 (tests).
+fixations to SIMD code (4 float64 at a time with AVX2). Max error 8e-13 against
+``scipy.special.ndtr`` (``tests/test_view_targets_kernel.py``), so every ``E`` is
+within 2e-12 of the exact value. Float64 inside: the float32 outputs are within
+1e-6 of the float64 reference in ``tests/_gaze_reference.py``.
 
-Without numba (``HAS_NUMBA`` False) the callers use the numpy path.
+numba is a runtime requirement. Without it (``HAS_NUMBA`` False) ``_jit`` leaves
+the functions as plain Python, so the same code runs, interpreted (~1000x slower):
+there is no second implementation to keep in step.
 """
 import numpy as np
 
-from .heatmap import _MIN_SIGMA
+from .geometry import is_flipped, view_crop_box
 
 try:
     import numba
@@ -54,6 +54,9 @@ try:
 except ImportError:  # pragma: no cover - numba is a runtime requirement
     numba = None
     HAS_NUMBA = False
+
+#: least Gaussian std (pixels) used: 0 means a point, computed as a tiny sigma
+MIN_SIGMA = 1e-6
 
 #: ``|z|`` from which ``Phi(z)`` is taken as exactly 0 / 1 (Hart's range)
 CDF_RANGE = 7.07106781186547
@@ -139,155 +142,143 @@ def _axis_masses(fixations, axis, inv_sigma, borders, weights, masses, scratch):
 
 @_jit(fastmath={'reassoc', 'contract'})
 def _patch_masses(rows, cols, patch):
-    """``patch[r, c] = sum_k rows[r, k] cols[c, k]`` (reassociated: SIMD sums)."""
+    """``patch[r M_w + c] = sum_k rows[r, k] cols[c, k]`` (row-major; reassociated:
+    SIMD sums)."""
+    num_cols = cols.shape[0]
     for r in range(rows.shape[0]):
-        for c in range(cols.shape[0]):
+        for c in range(num_cols):
             total = 0.0
             for k in range(rows.shape[1]):
                 total += rows[r, k] * cols[c, k]
-            patch[r, c] = total
+            patch[r * num_cols + c] = total
+
+
+# the crop-box / flip convention of gazeprior_mm.gaze.geometry, compiled as it is
+_view_crop_box = _jit(view_crop_box)
+_is_flipped = _jit(is_flipped)
 
 
 @_jit
-def view_crop_box(ax, bx, ay, by, height, width):
-    """``(x0, y0, x1, y1)`` in source box coordinates of the view ``x' = ax x +
-    bx``, ``y' = ay y + by`` of ``height x width`` pixels (see
-    :class:`gazeprior_mm.datasets.transforms.geometry.ViewGeometry`)."""
-    # the view spans [-0.5, W' - 0.5] x [-0.5, H' - 0.5] in its centre coordinates;
-    # back in the source and shifted by +0.5 into box coordinates
-    x_a = (-0.5 - bx) / ax + 0.5
-    x_b = (width - 0.5 - bx) / ax + 0.5
-    y_a = (-0.5 - by) / ay + 0.5
-    y_b = (height - 0.5 - by) / ay + 0.5
-    return min(x_a, x_b), min(y_a, y_b), max(x_a, x_b), max(y_a, y_b)
+def normalise_patch_mass(mass, min_view_mass, out):
+    """g̃ of one view: ``out = g / max g`` (clipped to 1) when the view keeps
+    ``sum g >= max(min_view_mass, tiny)`` of the gaze, else zeros.
 
-
-@_jit
-def views_targets(fixations, weights, sigma_x, sigma_y, coefficients, height,
-                  width, grid_h, grid_w, min_view_mass):
-    """Gaze targets and geometry fields of V views of one image.
+    The only g / max g of the package.
 
     Args:
-        fixations (np.ndarray): float32 (K, 2) x, y in the source grid; K = 0 for
-            an image without gaze.
-        weights (np.ndarray): float32 (K,) summing to 1.
-        sigma_x, sigma_y (float): Gaussian std in source pixels (at least
-            ``_MIN_SIGMA`` is used).
-        coefficients (np.ndarray): float64 (V, 4) ``(a_y, a_x, b_y, b_x)`` of each
-            view's map ``view = a * source + b``.
-        height, width (int): the views' size in pixels.
-        grid_h, grid_w (int): the patch grid M_h x M_w.
-        min_view_mass (float): least in-view mass for a view to keep its gaze.
+        mass (np.ndarray): (P,) non-negative patch masses g.
+        min_view_mass (float): least in-view mass for the view to keep its gaze.
+        out (np.ndarray): (P,) float32 output.
 
     Returns:
-        tuple: g̃ float32 (V, M_h * M_w) (max 1; zeros for views not kept),
-        ``view_has_gaze`` bool (V,) (``sum g >= max(min_view_mass, tiny)``), the
-        in-view mass ``sum g`` float32 (V,), the crop box float32 (V, 4)
-        (:func:`view_crop_box`) and ``flip`` bool (V,) (``a_x < 0``).
+        tuple: ``sum g`` (float, the view's share of the gaze mass) and whether
+        the view keeps its gaze (bool).
+    """
+    total = 0.0
+    peak = 0.0
+    for i in range(mass.shape[0]):
+        total += mass[i]
+        peak = max(peak, mass[i])
+    keep = total >= max(min_view_mass, np.finfo(np.float32).tiny)
+    scale = 1.0 / peak if keep else 0.0
+    for i in range(mass.shape[0]):
+        out[i] = min(mass[i] * scale, 1.0)
+    return total, keep
+
+
+@_jit
+def views_patch_mass(fixations, weights, sigma_x, sigma_y, coefficients, height,
+                     width, grid_h, grid_w):
+    """Exact gaze mass g of every patch of V views of one image.
+
+    Args:
+        fixations (np.ndarray): float32 (K, 2) x, y in the source grid (K = 0: no
+            gaze, all zeros).
+        weights (np.ndarray): float32 (K,) summing to 1.
+        sigma_x, sigma_y (float): Gaussian std in source pixels (at least
+            :data:`MIN_SIGMA` is used).
+        coefficients (np.ndarray): float64 (V, 4) ``(a_y, a_x, b_y, b_x)`` of each
+            view's map ``view = a * source + b``
+            (:attr:`~gazeprior_mm.gaze.geometry.ViewGeometry.coefficients`).
+        height, width (int): the views' size in pixels.
+        grid_h, grid_w (int): the patch grid M_h x M_w.
+
+    Returns:
+        np.ndarray: float64 (V, M_h * M_w) row-major; view v sums to its share of
+        the gaze mass.
     """
     num_views = coefficients.shape[0]
-    outputs = (np.empty((num_views, grid_h * grid_w), np.float32),
-               np.empty(num_views, np.bool_), np.empty(num_views, np.float32),
-               np.empty((num_views, 4), np.float32), np.empty(num_views, np.bool_))
-    _views_targets_into(fixations, weights, sigma_x, sigma_y, coefficients, height,
-                        width, grid_h, grid_w, min_view_mass, *outputs)
-    return outputs
+    num_fix = fixations.shape[0]
+    out = np.empty((num_views, grid_h * grid_w))
+    inv_sigma_x = 1.0 / max(sigma_x, MIN_SIGMA)
+    inv_sigma_y = 1.0 / max(sigma_y, MIN_SIGMA)
+    borders_y = np.empty(grid_h + 1)
+    borders_x = np.empty(grid_w + 1)
+    rows = np.empty((grid_h, num_fix))  # w_k E^y_kr
+    cols = np.empty((grid_w, num_fix))  # E^x_kc
+    scratch = np.empty((2, num_fix))
+    for v in range(num_views):
+        a_y, a_x, b_y, b_x = (coefficients[v, 0], coefficients[v, 1],
+                              coefficients[v, 2], coefficients[v, 3])
+        _border_positions(height, grid_h, a_y, b_y, inv_sigma_y, borders_y)
+        _border_positions(width, grid_w, a_x, b_x, inv_sigma_x, borders_x)
+        _axis_masses(fixations, 1, inv_sigma_y, borders_y, weights, rows, scratch)
+        _axis_masses(fixations, 0, inv_sigma_x, borders_x, None, cols, scratch)
+        _patch_masses(rows, cols, out[v])
+    return out
 
 
 @_jit
 def batch_views_targets(fixations, weights, offsets, sigmas, coefficients, height,
                         width, grid_h, grid_w, min_view_mass):
-    """:func:`views_targets` of B images with V views each, in one call.
+    """Gaze targets and geometry fields of B images with V views each, one call.
 
     The images' fixations are concatenated: image b owns rows
-    ``offsets[b]:offsets[b + 1]`` (an empty range: no gaze).
+    ``offsets[b]:offsets[b + 1]`` (an empty range: no gaze, zero targets).
 
     Args:
         fixations (np.ndarray): float32 (sum K_b, 2) x, y in each source grid.
         weights (np.ndarray): float32 (sum K_b,), each image's summing to 1.
         offsets (np.ndarray): int64 (B + 1,) row offsets, ``offsets[0] = 0``.
         sigmas (np.ndarray): float64 (B, 2) (sigma_x, sigma_y) in source pixels.
-        coefficients (np.ndarray): float64 (B, V, 4) as in :func:`views_targets`.
-        height, width, grid_h, grid_w, min_view_mass: shared by the B images,
-            as in :func:`views_targets`.
+        coefficients (np.ndarray): float64 (B, V, 4) as in
+            :func:`views_patch_mass`.
+        height, width (int): the views' size in pixels.
+        grid_h, grid_w (int): the patch grid M_h x M_w.
+        min_view_mass (float): least in-view mass for a view to keep its gaze.
 
     Returns:
-        tuple: the outputs of :func:`views_targets` with a leading B axis:
-        (B, V, M_h * M_w), (B, V), (B, V), (B, V, 4), (B, V).
+        tuple: in the order of :data:`TARGET_KEYS`: g̃ float32 (B, V, M_h * M_w)
+        (:func:`normalise_patch_mass`), ``view_has_gaze`` bool (B, V)
+        (``sum g >= max(min_view_mass, tiny)``), the in-view mass ``sum g``
+        float32 (B, V), the crop box float32 (B, V, 4) and ``flip`` bool (B, V)
+        (:func:`~gazeprior_mm.gaze.geometry.view_crop_box`,
+        :func:`~gazeprior_mm.gaze.geometry.is_flipped`).
     """
     num_images, num_views = coefficients.shape[0], coefficients.shape[1]
-    outputs = (np.empty((num_images, num_views, grid_h * grid_w), np.float32),
-               np.empty((num_images, num_views), np.bool_),
-               np.empty((num_images, num_views), np.float32),
-               np.empty((num_images, num_views, 4), np.float32),
-               np.empty((num_images, num_views), np.bool_))
+    weights_out = np.empty((num_images, num_views, grid_h * grid_w), np.float32)
+    keep_out = np.empty((num_images, num_views), np.bool_)
+    mass_out = np.empty((num_images, num_views), np.float32)
+    box_out = np.empty((num_images, num_views, 4), np.float32)
+    flip_out = np.empty((num_images, num_views), np.bool_)
     for b in range(num_images):
         start, stop = offsets[b], offsets[b + 1]
-        _views_targets_into(fixations[start:stop], weights[start:stop],
-                            sigmas[b, 0], sigmas[b, 1], coefficients[b], height,
-                            width, grid_h, grid_w, min_view_mass, outputs[0][b],
-                            outputs[1][b], outputs[2][b], outputs[3][b],
-                            outputs[4][b])
-    return outputs
+        mass = views_patch_mass(fixations[start:stop], weights[start:stop],
+                                sigmas[b, 0], sigmas[b, 1], coefficients[b],
+                                height, width, grid_h, grid_w)
+        for v in range(num_views):
+            a_y, a_x, b_y, b_x = (coefficients[b, v, 0], coefficients[b, v, 1],
+                                  coefficients[b, v, 2], coefficients[b, v, 3])
+            box = _view_crop_box(a_x, b_x, a_y, b_y, height, width)
+            for i in range(4):
+                box_out[b, v, i] = box[i]
+            flip_out[b, v] = _is_flipped(a_x)
+            total, keep = normalise_patch_mass(mass[v], min_view_mass,
+                                               weights_out[b, v])
+            mass_out[b, v] = total
+            keep_out[b, v] = keep
+    return weights_out, keep_out, mass_out, box_out, flip_out
 
 
-@_jit
-def _views_targets_into(fixations, weights, sigma_x, sigma_y, coefficients, height,
-                        width, grid_h, grid_w, min_view_mass, weights_out,
-                        keep_out, mass_out, box_out, flip_out):
-    """:func:`views_targets` into given (V, ...) outputs."""
-    num_views = coefficients.shape[0]
-    num_fix = fixations.shape[0]
-    inv_sigma_x = 1.0 / max(sigma_x, _MIN_SIGMA)
-    inv_sigma_y = 1.0 / max(sigma_y, _MIN_SIGMA)
-    borders_y = np.empty(grid_h + 1)
-    borders_x = np.empty(grid_w + 1)
-    rows = np.empty((grid_h, num_fix))  # w_k E^y_kr
-    cols = np.empty((grid_w, num_fix))  # E^x_kc
-    scratch = np.empty((2, num_fix))
-    patch = np.empty((grid_h, grid_w))
-    threshold = max(min_view_mass, np.finfo(np.float32).tiny)
-    for v in range(num_views):
-        a_y, a_x, b_y, b_x = (coefficients[v, 0], coefficients[v, 1],
-                              coefficients[v, 2], coefficients[v, 3])
-        box = view_crop_box(a_x, b_x, a_y, b_y, height, width)
-        for i in range(4):
-            box_out[v, i] = box[i]
-        flip_out[v] = a_x < 0.0
-        _border_positions(height, grid_h, a_y, b_y, inv_sigma_y, borders_y)
-        _border_positions(width, grid_w, a_x, b_x, inv_sigma_x, borders_x)
-        _axis_masses(fixations, 1, inv_sigma_y, borders_y, weights, rows, scratch)
-        _axis_masses(fixations, 0, inv_sigma_x, borders_x, None, cols, scratch)
-        _patch_masses(rows, cols, patch)
-        total = 0.0
-        peak = 0.0
-        for r in range(grid_h):
-            for c in range(grid_w):
-                total += patch[r, c]
-                peak = max(peak, patch[r, c])
-        mass_out[v] = total
-        keep_out[v] = total >= threshold
-        scale = 1.0 / peak if keep_out[v] else 0.0
-        for r in range(grid_h):
-            for c in range(grid_w):
-                weights_out[v, r * grid_w + c] = min(patch[r, c] * scale, 1.0)
-
-
-#: the keys the targets of :func:`views_targets` are packed under, in its order
+#: the keys the outputs of :func:`batch_views_targets` are packed under, in order
 TARGET_KEYS = ('gaze_weights', 'view_has_gaze', 'gaze_view_mass', 'crop_box', 'flip')
-
-
-def warm_up() -> None:
-    """Compile (or load from numba's cache) :func:`views_targets` for the argument
-    types the pipeline passes: read-only fixations / weights (``GazeHeatmap``'s
-    cached arrays) and writable ones (images without gaze, direct calls); and
-    :func:`batch_views_targets` (the collate's concatenated arrays)."""
-    identity = np.array([[1.0, 1.0, 0.0, 0.0]])  # (a_y, a_x, b_y, b_x)
-    for writeable in (True, False):
-        fixations = np.full((1, 2), 3.0, np.float32)
-        weights = np.ones(1, np.float32)
-        fixations.flags.writeable = weights.flags.writeable = writeable
-        views_targets(fixations, weights, 1.0, 1.0, identity, 8, 8, 2, 2, 0.1)
-    batch_views_targets(np.full((1, 2), 3.0, np.float32), np.ones(1, np.float32),
-                        np.array([0, 1, 1]), np.ones((2, 2)),
-                        np.stack([identity, identity]), 8, 8, 2, 2, 0.1)

@@ -9,7 +9,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from gazeprior_mm.gaze.heatmap import fixations_to_heatmap
+from gazeprior_mm.gaze.targets import fixations_to_heatmap
 
 
 def psd_slope(img: np.ndarray, k_min: float = 2.0, k_max_frac: float = 0.25) -> float:

@@ -5,7 +5,7 @@ from typing import Sequence, Tuple, Union
 
 import numpy as np
 
-from gazeprior_mm.gaze.heatmap import fixations_to_heatmap
+from gazeprior_mm.gaze.targets import fixations_to_heatmap
 from gazeprior_mm.registry import TRANSFORMS
 
 from .geometry import GazeRandomResizedCrop, view_fixations, view_sigma

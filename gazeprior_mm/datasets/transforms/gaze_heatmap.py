@@ -7,11 +7,12 @@ from mmcv.transforms import BaseTransform
 
 from gazeprior_mm.gaze.fusion import (FUSION_MODES, fuse_fixation_weights,
                                       per_reader_heatmaps)
-from gazeprior_mm.gaze.heatmap import (DROP_REASONS, _as_pair, clean_fixations,
-                                       fixations_to_heatmap)
+from gazeprior_mm.gaze.fixations import (DROP_REASONS, as_pair, clean_fixations,
+                                         fixation_array)
+from gazeprior_mm.gaze.geometry import crop_resize_step, init_geometry
+from gazeprior_mm.gaze.targets import fixations_to_heatmap
 from gazeprior_mm.registry import TRANSFORMS
 
-from .geometry import init_geometry
 
 
 @TRANSFORMS.register_module()
@@ -88,7 +89,7 @@ class GazeHeatmap(BaseTransform):
                  cache_size: int = 20000) -> None:
         if fusion not in FUSION_MODES:
             raise ValueError(f'fusion must be one of {FUSION_MODES}, got {fusion!r}')
-        self.sigma = _as_pair(sigma, 'sigma')
+        self.sigma = as_pair(sigma, 'sigma')
         self.sigma_rel = sigma_rel
         self.fusion = fusion
         self.duration_weighted = duration_weighted
@@ -174,13 +175,13 @@ class GazeHeatmap(BaseTransform):
                     np.zeros(0, np.int64), np.zeros(num_readers), counts, self.sigma)
         xy, weights, readers, rho, counts, sigma, (src_h, src_w) = fused
         if (src_h, src_w) != (shape[0], shape[1]):
-            # x' = (W / W0)(x + 1/2) - 1/2 on a fresh (K, 2) array
-            scale = np.array([shape[1] / src_w, shape[0] / src_h], np.float32)
-            xy = xy + np.float32(0.5)
-            xy *= scale
-            xy -= np.float32(0.5)
+            # the image was resized from the gaze grid: x' = (W / W0)(x + 1/2) -
+            # 1/2, a fresh (K, 2) array
+            resize = init_geometry((src_h, src_w)).then(
+                *crop_resize_step((0, 0, src_w, src_h), shape), shape)
+            xy = resize.to_view(xy)
             xy.flags.writeable = False  # shared by the views of GazeMultiView
-            sigma = (sigma[0] * float(scale[0]), sigma[1] * float(scale[1]))
+            sigma = resize.view_sigma(sigma)
         # else the cached, read-only arrays as they are: nothing downstream
         # modifies fixations (geometric transforms compose gaze_geometry only)
         return xy, weights, readers, rho, counts, sigma
@@ -199,13 +200,11 @@ class GazeHeatmap(BaseTransform):
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
-        arrays = [np.asarray(r['fixations'], np.float32) for r in readers]
+        arrays = [fixation_array(r['fixations'], f'image {image_id!r}: fixations '
+                                 f'of reader {i}')
+                  for i, r in enumerate(readers)]
         sigma = self.sigma if self.sigma_rel is None else \
             (self.sigma_rel * max(src_h, src_w), ) * 2
-        for i, a in enumerate(arrays):
-            if len(a) and (a.ndim != 2 or a.shape[1] not in (2, 3)):
-                raise ValueError(f'image {image_id!r}: fixations of reader {i} must '
-                                 f'have shape (K, 2) or (K, 3), got {a.shape}')
         # a reader without durations ((K, 2)) gets a duration column of ones:
         # equal weights within that reader, the others keep their durations
         stacked = np.concatenate([

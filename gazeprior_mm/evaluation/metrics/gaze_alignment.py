@@ -1,4 +1,4 @@
-"""Agreement between where radiologists looked and where a model attends.
+r"""Agreement between where radiologists looked and where a model attends.
 
 Three numbers per image (docs/design.md §6):
 
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from scipy.stats import rankdata
 
+from gazeprior_mm.gaze.geometry import source_to_view_fraction
 from gazeprior_mm.registry import METRICS
 
 
@@ -185,15 +186,18 @@ def boxes_to_view(boxes: np.ndarray, crop_box: np.ndarray, flip: bool,
     ``PackGazeInputs`` records).
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    x0, y0, x1, y1 = np.asarray(crop_box, dtype=np.float64)
-    sx, sy = view_shape[1] / (x1 - x0), view_shape[0] / (y1 - y0)
-    bx0 = (boxes[:, 0] - x0) * sx
-    by0 = (boxes[:, 1] - y0) * sy
-    bw, bh = boxes[:, 2] * sx, boxes[:, 3] * sy
-    if flip:
-        # box coordinates (the view spans [0, w]): mirror edges, not pixel centres
-        bx0 = view_shape[1] - (bx0 + bw)
-    return np.stack([bx0, by0, bw, bh], axis=1)
+    crop_box = np.asarray(crop_box, dtype=np.float64)
+    # the view convention of gazeprior_mm.gaze.geometry, applied to both corners;
+    # a flip swaps which corner is on the left
+    u0, v0 = source_to_view_fraction(boxes[:, 0], boxes[:, 1], crop_box,
+                                     float(flip))
+    u1, v1 = source_to_view_fraction(boxes[:, 0] + boxes[:, 2],
+                                     boxes[:, 1] + boxes[:, 3], crop_box,
+                                     float(flip))
+    height, width = view_shape[0], view_shape[1]
+    left = np.minimum(u0, u1) * width
+    return np.stack([left, v0 * height, np.abs(u1 - u0) * width,
+                     (v1 - v0) * height], axis=1)
 
 
 def alignment_scores(gaze_weights: np.ndarray,

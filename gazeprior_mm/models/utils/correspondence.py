@@ -3,6 +3,9 @@ from typing import Tuple
 
 import torch
 
+from gazeprior_mm.gaze.geometry import (source_to_view_fraction,
+                                        view_fraction_to_source)
+
 
 def _patch_centres(grid: int, device: torch.device) -> torch.Tensor:
     """(P, 2) centres (u, v) of the patches of an M x M grid in [0, 1], row-major."""
@@ -18,12 +21,9 @@ def patch_correspondence(crop_box1: torch.Tensor, flip1: torch.Tensor,
 
     A view with crop box :math:`(x_0, y_0, x_1, y_1)` (source-image box coordinates,
     the source spans :math:`[0, W] \times [0, H]`) and horizontal flip :math:`f` maps
-    its normalised position :math:`(u, v) \in [0, 1]^2` to the source point
-
-    .. math::
-
-        x = x_0 + (f\,(1 - u) + (1 - f)\,u)(x_1 - x_0), \qquad
-        y = y_0 + v (y_1 - y_0).
+    its normalised position :math:`(u, v) \in [0, 1]^2` to a source point by the
+    convention of :mod:`gazeprior_mm.gaze.geometry`
+    (:func:`~gazeprior_mm.gaze.geometry.view_fraction_to_source`).
 
     The centre of patch :math:`i` of view 1 is mapped to the source and back into
     view 2 (inverse map); the view-2 patch containing it is the match, invalid when
@@ -41,16 +41,12 @@ def patch_correspondence(crop_box1: torch.Tensor, flip1: torch.Tensor,
         matched to each view-1 patch (0 where invalid), and ``valid`` (N, P) bool.
     """
     centres = _patch_centres(grid, crop_box1.device)  # (P, 2)
-    box1 = crop_box1.float()[:, None, :]
-    box2 = crop_box2.float()[:, None, :]
-    u1 = torch.where(flip1.bool()[:, None], 1 - centres[None, :, 0],
-                     centres[None, :, 0])
-    x = box1[..., 0] + u1 * (box1[..., 2] - box1[..., 0])
-    y = box1[..., 1] + centres[None, :, 1] * (box1[..., 3] - box1[..., 1])
-
-    u2 = (x - box2[..., 0]) / (box2[..., 2] - box2[..., 0])
-    u2 = torch.where(flip2.bool()[:, None], 1 - u2, u2)
-    v2 = (y - box2[..., 1]) / (box2[..., 3] - box2[..., 1])
+    # (N, 1, 4) boxes and (N, 1) flips against the (1, P) patch centres
+    x, y = view_fraction_to_source(centres[None, :, 0], centres[None, :, 1],
+                                   crop_box1.float()[:, None, :],
+                                   flip1.float()[:, None])
+    u2, v2 = source_to_view_fraction(x, y, crop_box2.float()[:, None, :],
+                                     flip2.float()[:, None])
     valid = (u2 >= 0) & (u2 < 1) & (v2 >= 0) & (v2 < 1)
     col = (u2 * grid).floor().clamp(0, grid - 1).long()
     row = (v2 * grid).floor().clamp(0, grid - 1).long()
