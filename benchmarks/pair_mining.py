@@ -2,7 +2,7 @@
 
 For each N, synthetic gaze (1-3 readers, 4-12 fixations each, around 1-3 foci per
 image) is generated, then timed: descriptor computation + exact blocked top-k
-mining (``gazeprior_mm.gaze.neighbours.mine_gaze_neighbours``, vector descriptor).
+mining (``gazeprior_mm.mining.neighbours.mine_gaze_neighbours``, vector descriptor).
 Each N runs in a fresh subprocess so ``peak_mb`` is that run's peak RSS
 (``rss_before_mb``: the RSS before mining, i.e. imports plus the generated gaze;
 the difference is what mining itself adds).
@@ -56,8 +56,8 @@ def run_single(num: int, k: int, method: str, grid: int, recall_queries: int):
     """Mine one N in this process; print a JSON line."""
     import torch
     torch.set_num_threads(int(os.environ.get('BENCH_THREADS', '2')))
-    from gazeprior_mm.gaze import similarity as sim
-    from gazeprior_mm.gaze.neighbours import mine_gaze_neighbours
+    from gazeprior_mm.mining import similarity as sim
+    from gazeprior_mm.mining.neighbours import mine_gaze_neighbours
     gazes = synthetic_gazes(num)
     ids = [f'img{i}' for i in range(num)]
     with open('/proc/self/statm') as f:  # resident pages before mining

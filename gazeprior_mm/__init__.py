@@ -7,6 +7,7 @@ installs the allow-list that lets mmengine checkpoints load under torch's
 from .version import __version__
 from . import utils  # noqa: F401  (first: checkpoint allow-list)
 from . import gaze  # noqa: F401
+from . import mining  # noqa: F401
 from . import datasets  # noqa: F401
 from . import models  # noqa: F401
 from . import evaluation  # noqa: F401

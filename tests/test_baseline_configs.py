@@ -12,7 +12,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import gazeprior_mm  # noqa: F401
-from gazeprior_mm.gaze.neighbours import GazeNeighbours
+from gazeprior_mm.mining import prepare_gaze_neighbour_table
+from gazeprior_mm.mining.table import GazeNeighbours
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLASSES = ['No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly',
@@ -152,22 +153,23 @@ def test_baseline_trains_from_config(name, tmp_path):
     cfg = Config.fromfile(cfg_path(name))
     loader = cfg.train_dataloader
     loader.update(batch_size=4, num_workers=0, persistent_workers=False)
-    loader.dataset.update(data_root=str(tmp_path), ann_file='ann.json',
-                          synthetic=None)
+    loader.dataset.update(data_root=str(tmp_path), ann_file='ann.json')
     shrink(loader.dataset.pipeline, 32)
     if 'queue_len' in cfg.model:
         cfg.model.queue_len = 16
     gaze_cfg = cfg.model.get('gaze_positives')
     if gaze_cfg is not None:
-        gaze_cfg.update(neighbour_file=str(tmp_path / 'pairs.npz'), ann_file=ann,
-                        threshold=None)
-        gaze_cfg.mine_cfg.update(k=2, candidates=4)
+        gaze_cfg.update(neighbour_file=str(tmp_path / 'pairs.npz'), threshold=None)
+        cfg.gaze_neighbour_table.update(neighbour_file=gaze_cfg.neighbour_file,
+                                        ann_file=ann)
+        cfg.gaze_neighbour_table.mine_cfg.update(k=2, candidates=4)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.work_dir = str(tmp_path / 'work')
     runner = Runner.from_cfg(cfg)
+    assert prepare_gaze_neighbour_table(cfg) == (gaze_cfg is not None)
     runner.train()
     loss = runner.message_hub.get_scalar('train/loss').current()
     assert np.isfinite(loss) and loss > 0

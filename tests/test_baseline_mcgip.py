@@ -7,7 +7,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import gazeprior_mm  # noqa: F401
-from gazeprior_mm.gaze.neighbours import GazeNeighbours, lookup_neighbour_pairs
+from gazeprior_mm.mining.table import GazeNeighbours, lookup_neighbour_pairs
 from gazeprior_mm.models.heads import MultiPositiveContrastiveHead
 from gazeprior_mm.models.selfsup import mcgip_moco
 from gazeprior_mm.models.selfsup.mcgip import GazeNeighbourPositives
@@ -218,3 +218,111 @@ def test_moco_queue_rows_across_two_fake_ranks(monkeypatch):
     out = model.loss(_views(4, seed=1), samples(range(4)))
     assert out['num_gaze_pos'] == pytest.approx(0.5)
     assert model.queue_rows.tolist() == list(range(8)) * 2 and int(model.queue_ptr) == 0
+
+
+def _ann_file(tmp_path, num=6):
+    """A canonical annotation file whose images 0-2 and 3-5 share their gaze."""
+    import json
+    rows = []
+    for i in range(num):
+        x = 10 if i < num // 2 else 80
+        rows.append(dict(img_path=f'{i}.png', img_id=f'img{i}',
+                         gaze=dict(image_size=[100, 100], readers=[dict(
+                             reader='r', fixations=[[x, x, 0.3], [x + 2, x, 0.2]])])))
+    path = tmp_path / 'train.json'
+    path.write_text(json.dumps(dict(metainfo={}, data_list=rows)))
+    return str(path)
+
+
+def test_model_loads_a_table_and_never_mines_one(tmp_path):
+    """A missing table is a FileNotFoundError naming it and the mining tool; the
+    model writes nothing."""
+    missing = tmp_path / 'pairs.npz'
+    positives = GazeNeighbourPositives(str(missing))
+    with pytest.raises(FileNotFoundError, match=r'pairs\.npz not found.*'
+                       r'mine_gaze_pairs\.py'):
+        positives.rows(samples([0]))
+    assert not missing.exists()
+
+
+def test_prepare_gaze_neighbour_table_mines_what_the_config_declares(tmp_path):
+    """prepare_gaze_neighbour_table mines the declared table once (with its
+    mine_cfg) when it is the model's; the model then loads it."""
+    from mmengine.config import Config
+
+    from gazeprior_mm.mining import GazeNeighbours as Table
+    from gazeprior_mm.mining import prepare_gaze_neighbour_table
+    table_file = str(tmp_path / 'out' / 'pairs.npz')
+    cfg = Config(dict(
+        gaze_neighbour_table=dict(neighbour_file=table_file,
+                                  ann_file=_ann_file(tmp_path),
+                                  mine_cfg=dict(k=2)),
+        model=dict(gaze_positives=dict(neighbour_file=table_file))))
+    assert prepare_gaze_neighbour_table(cfg)
+    assert not prepare_gaze_neighbour_table(cfg)  # there now
+    table = Table.load(table_file)
+    assert table.meta['k'] == 2 and set(table.neighbours_of('img0')) == {
+        'img1', 'img2'}
+    positives = GazeNeighbourPositives(table_file)
+    assert positives(positives.rows(samples([0])),
+                     positives.rows(samples([1, 4])))[0].tolist() == [1.0, 0.0]
+    # a model pointed at another file: that file, not the declared one
+    cfg.model.gaze_positives.neighbour_file = str(tmp_path / 'other.npz')
+    cfg.gaze_neighbour_table.neighbour_file = str(tmp_path / 'unused.npz')
+    assert not prepare_gaze_neighbour_table(cfg)
+    assert not (tmp_path / 'unused.npz').exists()
+
+
+def test_old_model_mining_keys_are_translated(tmp_path):
+    """model.gaze_positives.ann_file / mine_cfg (the model mined) move to
+    gaze_neighbour_table with a DeprecationWarning; the model built from them
+    directly still mines (deprecated) so old code keeps running."""
+    from mmengine.config import Config
+
+    from gazeprior_mm.mining import translate_deprecated_mining
+    ann = _ann_file(tmp_path)
+    cfg = Config(dict(
+        gaze_neighbour_table=dict(neighbour_file='declared.npz', ann_file='x',
+                                  mine_cfg=dict(k=3, gaze_control='shuffle')),
+        model=dict(gaze_positives=dict(neighbour_file='run.npz', ann_file=ann))))
+    with pytest.warns(DeprecationWarning, match='gaze_neighbour_table'):
+        assert translate_deprecated_mining(cfg)
+    assert cfg.model.gaze_positives.to_dict() == dict(neighbour_file='run.npz')
+    assert cfg.gaze_neighbour_table.to_dict() == dict(
+        neighbour_file='run.npz', ann_file=ann,
+        mine_cfg=dict(k=3, gaze_control='shuffle'))
+    assert not translate_deprecated_mining(cfg)
+    with pytest.warns(DeprecationWarning, match='ann_file'):
+        positives = GazeNeighbourPositives(str(tmp_path / 'old.npz'),
+                                           ann_file=ann, mine_cfg=dict(k=2))
+    assert positives.rows(samples([0, 5])).tolist() == [0, 5]
+    assert (tmp_path / 'old.npz').exists()
+
+
+@pytest.mark.parametrize('old, new, name', [
+    ('gazeprior_mm.gaze.neighbours', 'gazeprior_mm.mining.neighbours',
+     'mine_gaze_neighbours'),
+    ('gazeprior_mm.gaze.neighbours', 'gazeprior_mm.mining.table',
+     'GazeNeighbours'),
+    ('gazeprior_mm.gaze.similarity', 'gazeprior_mm.mining.similarity',
+     'compute_descriptors'),
+    ('gazeprior_mm.gaze.formats.mcgip', 'gazeprior_mm.mining.mcgip_files',
+     'relation_to_neighbours')])
+def test_old_mining_import_paths_warn_and_forward(old, new, name):
+    """The old modules are thin forwards: a DeprecationWarning naming the new
+    module on first import (fresh interpreter), the same objects as it."""
+    import importlib
+    import subprocess
+    import sys
+    import warnings
+    code = ('import importlib, warnings\nimport gazeprior_mm\n'
+            'warnings.simplefilter("error", DeprecationWarning)\n'
+            f'try:\n    importlib.import_module("{old}")\n'
+            'except DeprecationWarning as w:\n    print("WARNED", w)\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, timeout=300)
+    assert 'WARNED' in out.stdout and new in out.stdout, out.stdout + out.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        old_module = importlib.import_module(old)
+    assert getattr(old_module, name) is getattr(importlib.import_module(new), name)

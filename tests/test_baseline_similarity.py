@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from gazeprior_mm.gaze import neighbours as nb
-from gazeprior_mm.gaze import similarity as sim
+from gazeprior_mm.mining import neighbours as nb
+from gazeprior_mm.mining import similarity as sim
 
 
 def gaze(points, size=(100, 200), dur=0.2):

@@ -8,8 +8,8 @@ import pytest
 
 from gazeprior_mm.datasets.transforms.focus_crop import GazeFocusCrop
 from gazeprior_mm.datasets.transforms.geometry import view_fixations
-from gazeprior_mm.gaze.formats import mcgip
-from gazeprior_mm.gaze.neighbours import GazeNeighbours
+from gazeprior_mm.mining import mcgip_files as mcgip
+from gazeprior_mm.mining.table import GazeNeighbours
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

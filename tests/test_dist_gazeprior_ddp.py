@@ -28,14 +28,16 @@ def _worker(rank, world_size, port, out_dir):
     from mmengine.runner import Runner
     from test_gazeprior_train import _tiny_cfg
 
+    from gazeprior_mm.datasets import prepare_synthetic_benchmark
     from gazeprior_mm.engine.distributed import setup_cpu_distributed
     cfg = _tiny_cfg(os.path.join(out_dir, 'work'), os.path.join(out_dir, 'data'),
                     max_iters=4)
-    cfg.model.head.negatives = 'batch'
+    cfg.model.head.loss.negatives = 'batch'
     cfg.train_dataloader.batch_size = 4
     cfg.launcher = 'pytorch'
     assert setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
+    prepare_synthetic_benchmark(cfg)  # rank 0 generates, both meet at a barrier
     runner.train()
     model = runner.model.module
     losses, _ = runner.message_hub.get_scalar('train/loss_gwcl').data

@@ -21,9 +21,8 @@ _base_ = {base!r}
 train_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,
     sampler=dict(_delete_=True, type='GazeBalancedSampler', seed=0),
-    dataset=dict(data_root={data_root!r}, ann_file='train.json',
-                 synthetic=None))
-model = dict(head=dict(negatives='batch'))
+    dataset=dict(data_root={data_root!r}, ann_file='train.json'))
+model = dict(head=dict(loss=dict(negatives='batch')))
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=6)
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=6, by_epoch=False)]
 default_hooks = dict(

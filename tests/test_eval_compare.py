@@ -115,10 +115,41 @@ def test_mcgip_neighbours_come_from_the_comparison_data(tmp_path):
     budget = compare.PRESETS['smoke']
     data_root, run_dir = str(tmp_path / 'data'), str(tmp_path / 'run')
     cfg = compare.pretrain_config('mcgip_simclr_r18', 0, budget, data_root, run_dir)
-    positives = cfg.model.gaze_positives
-    assert positives.ann_file == osp.join(data_root, 'annotations', 'train.json')
-    assert osp.dirname(positives.neighbour_file) == run_dir
+    table = cfg.gaze_neighbour_table
+    assert table.ann_file == osp.join(data_root, 'annotations', 'train.json')
+    assert osp.dirname(table.neighbour_file) == run_dir
+    assert cfg.model.gaze_positives.neighbour_file == table.neighbour_file
     assert cfg.train_dataloader.dataset.data_root == data_root
+    assert cfg.synthetic_benchmark is None  # compare prepares its data
+
+
+def test_mcgip_control_takes_the_run_seed(tmp_path):
+    """One permutation per seed: the shuffled-gaze McGIP control mines with the
+    run's seed."""
+    cfg = compare.pretrain_config('mcgip_simclr_r18_shuffled-gaze', 2,
+                                  compare.PRESETS['smoke'],
+                                  str(tmp_path / 'data'), str(tmp_path / 'run'))
+    assert cfg.gaze_neighbour_table.mine_cfg.gaze_control == 'shuffle'
+    assert cfg.gaze_neighbour_table.mine_cfg.gaze_control_seed == 2
+
+
+def test_method_table_file(tmp_path):
+    """The method table is data: shuffled controls are generated, kinds read,
+    and a bad entry is an error naming the file and the method."""
+    assert compare.METHODS['gazeprior_r18_global_shuffled-gaze'][1][
+        'train_dataloader.dataset.gaze_control'] == 'shuffle'
+    assert compare.REFERENCE_METHODS == ('random-init_r18', )
+    assert compare.SUPERVISED_METHODS == ('gazegnn_supervised', )
+    assert set(compare.CPU_METHODS) <= set(compare.METHODS)
+    bad = tmp_path / 'methods.yaml'
+    bad.write_text('baseline: a\nmethods:\n  a:\n    config: '
+                   'configs/simclr/simclr_resnet18_synthetic.py\n    kind: '
+                   'teacher\n')
+    with pytest.raises(ValueError, match=r"methods.yaml: method 'a': kind"):
+        compare.load_method_table(str(bad))
+    bad.write_text('baseline: a\nmethods:\n  a:\n    config: nowhere.py\n')
+    with pytest.raises(ValueError, match='nowhere.py'):
+        compare.load_method_table(str(bad))
 
 
 def _tree_digest(root):
@@ -274,4 +305,4 @@ def test_every_method_config_builds(tmp_path, method):
     if method.startswith('gazeprior'):
         assert model.grid == 4  # 64-px views, stride 16
         if method.endswith('image-norm'):
-            assert model.head.weight_norm == 'image'
+            assert model.head.loss_module.weight_norm == 'image'

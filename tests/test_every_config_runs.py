@@ -38,6 +38,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import gazeprior_mm  # noqa: F401
+from gazeprior_mm.datasets import prepare_synthetic_benchmark
+from gazeprior_mm.mining import prepare_gaze_neighbour_table
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from _real_data_fixtures import make_chexpert, make_egd, make_mimic  # noqa: E402
@@ -158,19 +160,20 @@ def tiny_config(rel, data, work_dir):
                      f'{loader}.num_workers': 0,
                      f'{loader}.persistent_workers': False,
                      f'{key}.data_root': root,
-                     f'{key}.synthetic': None,
                      # one batch: one training iteration per epoch
                      f'{key}.indices': batch})
-    gaze_positives = cfg.model.get('gaze_positives')
-    if gaze_positives is not None:  # McGIP / GzPT: mine from the tiny data
-        ann = osp.join(root, ds['ann_file'])
+    table = cfg.get('gaze_neighbour_table')
+    if cfg.model.get('gaze_positives') is not None:
+        # McGIP / GzPT: the config declares its table; mine it from the tiny data
+        assert table is not None, f'{rel}: no gaze_neighbour_table'
+        neighbour_file = osp.join(str(work_dir), 'neighbours.npz')
         opts.update({
-            'model.gaze_positives.ann_file': ann,
-            'model.gaze_positives.neighbour_file':
-                osp.join(str(work_dir), 'neighbours.npz'),
-            'model.gaze_positives.mine_cfg.k': 2})
-        if 'candidates' in gaze_positives.mine_cfg:
-            opts['model.gaze_positives.mine_cfg.candidates'] = 4
+            'gaze_neighbour_table.ann_file': osp.join(root, ds['ann_file']),
+            'gaze_neighbour_table.neighbour_file': neighbour_file,
+            'model.gaze_positives.neighbour_file': neighbour_file,
+            'gaze_neighbour_table.mine_cfg.k': 2})
+        if 'candidates' in table.mine_cfg:
+            opts['gaze_neighbour_table.mine_cfg.candidates'] = 4
     if cfg.model.get('backbone', {}).get('type') == 'PretrainedBackbone':
         prefix = next(p for p in PRETRAIN_OF if osp.basename(rel).startswith(p))
         opts['model.backbone.checkpoint'] = data.checkpoint(PRETRAIN_OF[prefix])
@@ -212,6 +215,9 @@ def test_config_trains_one_iteration(rel, tiny_data, tmp_path):
     cfg = tiny_config(rel, tiny_data, work)
     runner = Runner.from_cfg(cfg)
     assert set(SAFETY_HOOKS) <= hook_names(runner), rel
+    # what tools/train.py does between building the runner and training
+    assert not prepare_synthetic_benchmark(cfg)  # the tiny data are there
+    prepare_gaze_neighbour_table(cfg)
     runner.train()
     assert runner.iter == 1, f'{rel}: {runner.iter} iterations, expected 1'
     loss = runner.message_hub.get_scalar('train/loss').current()

@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 import gazeprior_mm  # noqa: F401
 from gazeprior_mm.gaze.controls import (MIN_ORACLE_FIXATIONS, apply_gaze_control,
                                         oracle_gaze, shuffle_gaze)
-from gazeprior_mm.gaze.neighbours import read_annotation_gaze
+from gazeprior_mm.mining.neighbours import read_annotation_gaze
 from gazeprior_mm.registry import DATASETS
 
 init_default_scope('mmpretrain')
@@ -146,7 +146,19 @@ def _tree_digest(root):
 def test_missing_file_never_generates_into_user_data(tmp_path):
     _write_root(tmp_path, _rows())
     before = _tree_digest(tmp_path)
+    from mmengine.config import Config
+
+    from gazeprior_mm.datasets import prepare_synthetic_benchmark
+    cfg = Config(dict(
+        synthetic_benchmark=dict(data_root=str(tmp_path), num_images=10,
+                                 img_size=64),
+        val_dataloader=dict(dataset=dict(type='GazeCXRDataset',
+                                         data_root=str(tmp_path),
+                                         ann_file='annotations/val.json'))))
     with pytest.raises(FileNotFoundError, match='refusing to generate'):
+        prepare_synthetic_benchmark(cfg)
+    with pytest.warns(DeprecationWarning), \
+            pytest.raises(FileNotFoundError, match='val.json not found'):
         DATASETS.build(dict(type='GazeCXRDataset', data_root=str(tmp_path),
                             ann_file='annotations/val.json',
                             synthetic=dict(num_images=10, img_size=64)))

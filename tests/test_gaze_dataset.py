@@ -1,7 +1,5 @@
 """GazeCXRDataset: canonical annotation file, label policies, gaze, bad input."""
 import json
-import sys
-import types
 
 import cv2
 import numpy as np
@@ -222,30 +220,67 @@ def test_bad_fixations_are_dropped_and_counted_not_errors(tmp_path):
     assert out['gaze_fixations'].shape == (2, 2)
 
 
-def test_synthetic_argument_generates_missing_benchmark(tmp_path, monkeypatch):
-    """With ``synthetic=`` and no annotation file, the dataset calls
-    generate_synthetic_cxr(data_root, **synthetic) first (a stand-in generator
-    here, so this test does not depend on the real one)."""
+def test_dataset_never_generates_and_names_the_missing_file(tmp_path):
+    """The dataset only reads: a missing annotation file is a FileNotFoundError
+    naming it and the tool that makes the synthetic benchmark; the deprecated
+    ``synthetic=`` warns and generates nothing."""
+    root = tmp_path / 'fresh'
+    with pytest.raises(FileNotFoundError,
+                       match=r'train\.json not found.*make_synthetic_cxr\.py'):
+        build(root)
+    with pytest.warns(DeprecationWarning, match='synthetic_benchmark'), \
+            pytest.raises(FileNotFoundError, match='train.json'):
+        build(root, synthetic=dict(num_images=3))
+    assert not root.exists()
+
+
+def _declared(root, data_root=None):
+    """A config with a train and a val loader on ``data_root`` (default: the
+    benchmark's root) that declares the benchmark at ``root``."""
+    from mmengine.config import Config
+    data_root = str(root) if data_root is None else str(data_root)
+    loader = dict(dataset=dict(type='GazeCXRDataset', data_root=data_root,
+                               ann_file='annotations/train.json'))
+    val = dict(dataset=dict(type='LabelFractionDataset', dataset=dict(
+        loader['dataset'], ann_file='annotations/val.json')))
+    return Config(dict(
+        synthetic_benchmark=dict(data_root=str(root), num_images=3,
+                                 preset='strong', seed=1),
+        train_dataloader=loader, val_dataloader=val, test_dataloader=None))
+
+
+def test_prepare_synthetic_benchmark_generates_what_a_config_declares(
+        tmp_path, monkeypatch):
+    """prepare_synthetic_benchmark(cfg) calls generate_synthetic_cxr(data_root,
+    **options) once when a loader's annotation file in the declared root is
+    missing (a stand-in generator here), then never again; loaders on other data
+    and configs without a declaration generate nothing."""
+    from gazeprior_mm.datasets import synthetic, synthetic_benchmark
     calls = []
 
     def fake_generate(out_dir, num_images, **kwargs):
         calls.append((out_dir, num_images, kwargs))
         import pathlib
         write_dataset(pathlib.Path(out_dir), make_rows(num_images))
+        (pathlib.Path(out_dir) / 'annotations' / 'val.json').write_text(
+            (pathlib.Path(out_dir) / 'annotations' / 'train.json').read_text())
         return dict(num_images=num_images)
 
-    from gazeprior_mm.datasets.synthetic import may_generate_into
-    module = types.ModuleType('gazeprior_mm.datasets.synthetic')
-    module.generate_synthetic_cxr = fake_generate
-    module.may_generate_into = may_generate_into
-    monkeypatch.setitem(sys.modules, 'gazeprior_mm.datasets.synthetic', module)
-    monkeypatch.setattr(gazeprior_mm.datasets, 'synthetic', module, raising=False)
+    monkeypatch.setattr(synthetic, 'generate_synthetic_cxr', fake_generate)
     root = tmp_path / 'fresh'
-    dataset = build(root, synthetic=dict(num_images=3, preset='strong', seed=1))
-    assert len(dataset) == 3
+    cfg = _declared(root)
+    assert synthetic_benchmark.missing_benchmark_files(cfg) == [
+        str(root / 'annotations' / 'train.json'),
+        str(root / 'annotations' / 'val.json')]
+    assert synthetic_benchmark.prepare_synthetic_benchmark(cfg)
     assert calls == [(str(root), 3, dict(preset='strong', seed=1))]
-    build(root, synthetic=dict(num_images=3))  # exists now: no second call
-    assert len(calls) == 1
+    assert len(build(root)) == 3
+    assert not synthetic_benchmark.prepare_synthetic_benchmark(cfg)  # exists now
+    other = _declared(tmp_path / 'bench', data_root=tmp_path / 'elsewhere')
+    assert not synthetic_benchmark.prepare_synthetic_benchmark(other)
+    cfg.synthetic_benchmark = None
+    assert not synthetic_benchmark.prepare_synthetic_benchmark(cfg)
+    assert len(calls) == 1 and not (tmp_path / 'bench').exists()
 
 
 def test_not_a_canonical_file(tmp_path):
@@ -276,7 +311,6 @@ def test_dataset_configs_build_and_pack(tmp_path, config, loader, views):
     ds_cfg = cfg[loader].dataset
     ds_cfg.data_root = str(tmp_path)
     ds_cfg.ann_file = 'annotations/train.json'
-    ds_cfg.synthetic = None
     dataset = DATASETS.build(ds_cfg)
     np.random.seed(0)
     out = dataset[0]

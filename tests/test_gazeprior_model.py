@@ -27,8 +27,9 @@ def _tiny_gazeprior(pairing='geometry', negatives='image', insert_after=None,
             neck=dict(type='GGAM', grid=grid, in_channels=512 if insert_after is None
                       else 64 * 2**insert_after),
             head=dict(type='GWCLHead', in_channels=512, hid_channels=16,
-                      out_channels=8, negatives=negatives,
-                      pair_weight=pair_weight)))
+                      out_channels=8, loss=dict(type='GWCLLoss',
+                                                negatives=negatives,
+                                                pair_weight=pair_weight))))
     return MODELS.build(dict(
         type='GazePrior', grid=grid, pairing=pairing,
         ggam_insert_after=insert_after,
@@ -40,7 +41,8 @@ def _tiny_gazeprior(pairing='geometry', negatives='image', insert_after=None,
                       img_size=32, patch_size=8, out_type='featmap'),
         neck=dict(type='GGAM', in_channels=16, grid=grid),
         head=dict(type='GWCLHead', in_channels=16, hid_channels=16,
-                  out_channels=8, negatives=negatives, pair_weight=pair_weight)))
+                  out_channels=8, loss=dict(type='GWCLLoss', negatives=negatives,
+                                            pair_weight=pair_weight))))
 
 
 def _samples(n, grid=4, seed=0):
@@ -199,3 +201,41 @@ def test_gwcl_weight_share_tool_accounts_every_pair():
     assert out['mean_gaze_sum_recorded'] == pytest.approx(1.0 + 15 * 0.05)
     # a flat view weighs ~9x a focused one: 2 of 6 pairs carry most of the weight
     assert out['predicted_weight_share'] > 0.5 > out['predicted_pair_share']
+
+
+def test_gazeprior_state_dict_keys_unchanged_by_the_loss_module():
+    """GWCLLoss holds no tensors: checkpoints keep the keys they had when the loss
+    options were head keywords, so old checkpoints load strictly."""
+    model = _tiny_gazeprior()
+    head_keys = sorted(k for k in model.state_dict() if k.startswith('head.'))
+    assert head_keys == ['head.projector.0.bias', 'head.projector.0.weight',
+                         'head.projector.2.bias', 'head.projector.2.weight']
+    with pytest.warns(DeprecationWarning):
+        old_style = MODELS.build(dict(
+            type='GazePrior', grid=4,
+            data_preprocessor=dict(type='SelfSupDataPreprocessor',
+                                   mean=[0.] * 3, std=[1.] * 3),
+            backbone=dict(type='VisionTransformer',
+                          arch=dict(embed_dims=16, num_layers=2, num_heads=2,
+                                    feedforward_channels=32),
+                          img_size=32, patch_size=8, out_type='featmap'),
+            neck=dict(type='GGAM', in_channels=16, grid=4),
+            head=dict(type='GWCLHead', in_channels=16, hid_channels=16,
+                      out_channels=8, temperature=0.1, negatives='image')))
+    old_style.load_state_dict(model.state_dict(), strict=True)
+
+
+def test_gazeprior_gives_ggam_its_grid():
+    """GGAM's grid defaults to the model's; a contradicting one fails at build."""
+    cfg = dict(type='GazePrior', grid=4,
+               backbone=dict(type='VisionTransformer',
+                             arch=dict(embed_dims=16, num_layers=1, num_heads=2,
+                                       feedforward_channels=32),
+                             img_size=32, patch_size=8, out_type='featmap'),
+               neck=dict(type='GGAM', in_channels=16),
+               head=dict(type='GWCLHead', in_channels=16, hid_channels=8,
+                         out_channels=8))
+    assert MODELS.build(cfg).neck.grid == 4
+    cfg['neck'] = dict(type='GGAM', in_channels=16, grid=7)
+    with pytest.raises(ValueError, match='GGAM grid 7'):
+        MODELS.build(cfg)

@@ -11,6 +11,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import gazeprior_mm  # noqa: F401
+from gazeprior_mm.datasets import prepare_synthetic_benchmark
 from gazeprior_mm.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -39,8 +40,10 @@ def _tiny_cfg(work_dir, data_root, max_iters):
     cfg.train_dataloader.update(batch_size=8, num_workers=0,
                                 persistent_workers=False)
     ds = cfg.train_dataloader.dataset
-    ds.update(data_root=data_root,
-              synthetic=dict(num_images=40, img_size=48, preset='strong', seed=0))
+    ds.update(data_root=data_root)
+    # made by prepare_synthetic_benchmark(cfg) after the runner, as tools/train.py
+    cfg.synthetic_benchmark = dict(data_root=data_root, num_images=40,
+                                   img_size=48, preset='strong', seed=0)
     ds.pipeline[2].transforms = [view]
     ds.pipeline[3].grid = 4
     cfg.model.update(grid=4)
@@ -63,6 +66,7 @@ def _tiny_cfg(work_dir, data_root, max_iters):
 def test_short_pretraining_loss_falls_and_backbone_loads(tmp_path):
     cfg = _tiny_cfg(str(tmp_path / 'work'), str(tmp_path / 'data'), max_iters=40)
     runner = Runner.from_cfg(cfg)
+    assert prepare_synthetic_benchmark(cfg)
     runner.train()
     losses, _ = runner.message_hub.get_scalar('train/loss_gwcl').data
     assert len(losses) == 40 and np.isfinite(losses).all()

@@ -23,8 +23,8 @@ def test_proposal_configs_are_exact(path):
     assert heatmap.sigma_rel == pytest.approx(5 / 224)  # 5 px at 224 px
     assert heatmap.fusion == 'pool' and heatmap.duration_weighted is False
     assert cfg.model.pairing == 'same_index'
-    assert cfg.model.head.pair_weight == 'product'
-    assert cfg.model.head.get('weight_norm', 'none') == 'none'
+    assert cfg.model.head.loss.pair_weight == 'product'
+    assert cfg.model.head.loss.get('weight_norm', 'none') == 'none'
     assert cfg.model.neck.predict_gaze is False
     assert cfg.model.gaze_pred_weight == 0.0
     model = MODELS.build(cfg.model)

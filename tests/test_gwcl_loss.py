@@ -215,3 +215,49 @@ def test_image_weight_norm_ignores_the_scale_of_an_images_gaze():
         assert torch.isclose(a, b).item() is same
     with pytest.raises(ValueError, match='weight_norm'):
         gwcl_loss(z1, z2, g1, g2, weight_norm='softmax')
+
+
+@pytest.mark.parametrize('pair_weight', ['product', 'matched'])
+@pytest.mark.parametrize('negatives', ['image', 'batch'])
+def test_gwcl_loss_module_is_the_function_with_its_options(pair_weight, negatives):
+    """GWCLLoss (built from a config) computes gwcl_loss with the options it holds;
+    one process: 'batch' candidates are the local batch."""
+    from gazeprior_mm.registry import MODELS
+    _, z1, z2, g1, g2 = _inputs(6)
+    module = MODELS.build(dict(type='GWCLLoss', temperature=0.2,
+                               pair_weight=pair_weight, negatives=negatives,
+                               weight_norm='image'))
+    want = gwcl_loss(z1, z2, g1, g2, 0.2, pair_weight, negatives,
+                     weight_norm='image')
+    assert module(z1, z2, g1, g2).item() == pytest.approx(want.item(), rel=1e-12)
+    with pytest.raises(ValueError, match='negatives'):
+        MODELS.build(dict(type='GWCLLoss', negatives='queue'))
+    with pytest.raises(ValueError, match='weight_source'):
+        MODELS.build(dict(type='GWCLLoss', weight_source='random'))
+
+
+def test_gwcl_loss_module_uniform_weights():
+    """weight_source='uniform': g~ = 1/sqrt(P), whatever the gaze given."""
+    from gazeprior_mm.models.losses import GWCLLoss
+    _, z1, z2, g1, g2 = _inputs(7)
+    flat = torch.full_like(g1, g1.shape[1] ** -0.5)
+    got = GWCLLoss(weight_source='uniform')(z1, z2, g1, g2)
+    assert got.item() == pytest.approx(gwcl_loss(z1, z2, flat, flat).item())
+
+
+def test_gwcl_head_old_loss_keywords_are_translated():
+    """GWCLHead(temperature=..., negatives=...) still builds, warns, and puts the
+    options into its GWCLLoss; the old attributes still read (with a warning)."""
+    from gazeprior_mm.registry import MODELS
+    with pytest.warns(DeprecationWarning, match='GWCLLoss'):
+        head = MODELS.build(dict(type='GWCLHead', in_channels=4, hid_channels=4,
+                                 out_channels=4, temperature=0.3,
+                                 negatives='batch', weight_norm='image'))
+    loss = head.loss_module
+    assert (loss.temperature, loss.negatives, loss.weight_norm) == \
+        (0.3, 'batch', 'image')
+    with pytest.warns(DeprecationWarning, match='loss_module.weight_norm'):
+        assert head.weight_norm == 'image'
+    with pytest.raises(TypeError, match='unexpected'):
+        MODELS.build(dict(type='GWCLHead', in_channels=4, hid_channels=4,
+                          out_channels=4, temprature=0.3))

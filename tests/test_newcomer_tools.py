@@ -20,6 +20,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import gazeprior_mm  # noqa: F401
+from gazeprior_mm.datasets import prepare_synthetic_benchmark
 from gazeprior_mm.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -217,6 +218,7 @@ def test_exported_gazeprior_vit_checkpoint_loads_without_the_plugin(tmp_path):
     imports gazeprior_mm, with the trained values."""
     cfg = _tiny_cfg(str(tmp_path / 'work'), str(tmp_path / 'data'), max_iters=2)
     runner = Runner.from_cfg(cfg)
+    prepare_synthetic_benchmark(cfg)
     runner.train()
     ckpt = str(tmp_path / 'work' / 'iter_2.pth')
     raw = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']

@@ -315,3 +315,26 @@ def test_sub_pixel_finding_keeps_a_flagged_one_pixel_mask(monkeypatch):
     assert lesions[0]['mask_fallback'] and lesions[0]['mask'].sum() == 1
     assert parts['lungs'].sum(0)[lesions[0]['mask']] > 0.5  # in a lung, not a corner
     assert not lesions[1]['mask_fallback'] and lesions[1]['mask'].sum() > 1
+
+
+def test_cli_makes_what_a_config_declares(tmp_path, capsys):
+    """--config: the benchmark of the config's synthetic_benchmark, into its
+    data_root; never into a folder holding other data (exit 2)."""
+    spec = importlib.util.spec_from_file_location('make_synthetic_cxr', osp.join(
+        osp.dirname(__file__), '..', 'tools', 'dataset_converters',
+        'make_synthetic_cxr.py'))
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    root = tmp_path / 'declared'
+    config = tmp_path / 'cfg.py'
+    config.write_text(f'synthetic_benchmark = dict(data_root={str(root)!r}, '
+                      'num_images=5, img_size=48, preset="strong", seed=2)\n')
+    assert cli.main(['--config', str(config), '--no-progress']) == 0
+    assert 'synthetic CXR: 5 images of 48 px' in capsys.readouterr().out
+    assert len(load_rows(str(root))) == 5
+    user = tmp_path / 'user'
+    user.mkdir()
+    (user / 'notes.txt').write_text('not generated')
+    assert cli.main([str(user), '--num-images', '3', '--no-progress']) == 2
+    assert 'holds data' in capsys.readouterr().err
+    assert sorted(p.name for p in user.iterdir()) == ['notes.txt']

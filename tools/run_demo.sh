@@ -25,7 +25,11 @@ cat <<'NOTE'
 [demo]     ViT probe adds for its pooled output (pre-training used the patch tokens).
 NOTE
 
-# The dataset generates data/synthetic_cxr/ on first use (embedded default).
+# The embedded default data: the synthetic benchmark the config declares
+# (synthetic_benchmark), made once by its tool into data/synthetic_cxr/.
+if [ ! -f data/synthetic_cxr/annotations/train.json ]; then
+    $PY tools/dataset_converters/make_synthetic_cxr.py --config "$CONFIG"
+fi
 $PY tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "$@"
 CKPT=$(cat "$WORK_DIR/last_checkpoint")
 $PY tools/analysis/gaze_alignment.py "$CONFIG" "$CKPT" \

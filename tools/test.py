@@ -76,6 +76,9 @@ def main(argv=None):
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)
+    # after the runner (process group up), before test() builds the dataset
+    from gazeprior_mm.datasets import prepare_synthetic_benchmark
+    prepare_synthetic_benchmark(cfg)
     if args.out and args.out_item in ['pred', None]:
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))

@@ -230,10 +230,19 @@ def main(argv=None):
     # CPU-only nodes: mmengine's init_dist/DDP wrapper assume CUDA; set up gloo
     from gazeprior_mm.engine.distributed import setup_cpu_distributed
     setup_cpu_distributed(cfg)
+    # old McGIP configs mined inside the model: their keys move to the config's
+    # gaze_neighbour_table before the model is built
+    from gazeprior_mm.mining import (prepare_gaze_neighbour_table,
+                                     translate_deprecated_mining)
+    translate_deprecated_mining(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    # after the runner (process group up), before train() builds the datasets
+    from gazeprior_mm.datasets import prepare_synthetic_benchmark
+    prepare_synthetic_benchmark(cfg)
+    prepare_gaze_neighbour_table(cfg)  # reads the (now present) annotations
     runner.train()
     if runner.rank == 0:
         report_outputs(runner)

@@ -4,4 +4,4 @@
 # everywhere) carry about half of the loss at the 14 x 14 grid although they are ~15 %
 # of the pairs (tools/analysis/gwcl_weight_share.py).
 _base_ = '../gazeprior/gazeprior_vit-tiny-p8_synthetic.py'
-model = dict(head=dict(weight_norm='image'))
+model = dict(head=dict(loss=dict(weight_norm='image')))

@@ -4,4 +4,4 @@
 _base_ = '../gazeprior/gazeprior_resnet18_synthetic.py'
 model = dict(gaze_pred_weight=0.0,
              neck=dict(gaze_source='none', predict_gaze=False),
-             head=dict(weight_source='uniform'))
+             head=dict(loss=dict(weight_source='uniform')))

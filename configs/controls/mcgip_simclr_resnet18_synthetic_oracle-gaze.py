@@ -1,6 +1,8 @@
 # Ceiling for McGIP: neighbours mined from fixations on the lesion boxes.
 _base_ = '../mcgip/mcgip_simclr_resnet18_synthetic.py'
-model = dict(gaze_positives=dict(
+gaze_neighbour_table = dict(
     neighbour_file='data/synthetic_cxr/annotations/'
     'gaze_neighbours_heatmap_cosine_k16_oracle-gaze.npz',
-    mine_cfg=dict(gaze_control='oracle', gaze_control_seed=0)))
+    mine_cfg=dict(gaze_control='oracle', gaze_control_seed=0))
+model = dict(gaze_positives=dict(
+    neighbour_file=gaze_neighbour_table['neighbour_file']))

@@ -37,8 +37,9 @@ model = dict(
     # a 128-wide per-patch projector: at 512 it ran on all 2N x 49 patches and
     # cost ~4 % of the step (benchmarks/step_time.py)
     head=dict(type='GWCLHead', in_channels=512, hid_channels=128,
-              out_channels=128, temperature=0.1, pair_weight='product',
-              negatives='image', proj_reg=1e-4))
+              out_channels=128, proj_reg=1e-4,
+              loss=dict(type='GWCLLoss', temperature=0.1,
+                        pair_weight='product', negatives='image')))
 
 max_epochs = 20
 optim_wrapper = dict(

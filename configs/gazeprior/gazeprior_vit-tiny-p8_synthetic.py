@@ -36,8 +36,9 @@ model = dict(
     neck=dict(type='GGAM', in_channels=embed_dims, grid={{_base_.patch_grid}},
               gaze_source='gaze', predict_gaze=True),
     head=dict(type='GWCLHead', in_channels=embed_dims, hid_channels=128,
-              out_channels=128, temperature=0.1, pair_weight='product',
-              negatives='image', proj_reg=1e-4))
+              out_channels=128, proj_reg=1e-4,
+              loss=dict(type='GWCLLoss', temperature=0.1,
+                        pair_weight='product', negatives='image')))
 
 max_epochs = 2
 optim_wrapper = dict(

@@ -13,4 +13,4 @@ train_dataloader = dict(dataset=dict(pipeline=[
     _base_.train_pipeline[0], proposal_heatmap, *_base_.train_pipeline[2:]]))
 model = dict(pairing='same_index', gaze_pred_weight=0.0,
              neck=dict(predict_gaze=False),
-             head=dict(pair_weight='product'))
+             head=dict(loss=dict(pair_weight='product')))

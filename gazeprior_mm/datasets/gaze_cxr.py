@@ -6,24 +6,19 @@ data: both are written in the canonical annotation format of docs/interfaces.md.
 import json
 import logging
 import os.path as osp
+import warnings
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import yaml
-from mmengine import dist
 from mmengine.fileio import join_path
 from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
 
 from gazeprior_mm.gaze.controls import GAZE_CONTROLS, apply_gaze_control
+from gazeprior_mm.gaze.fixations import fixation_array
 from gazeprior_mm.registry import DATASETS
-
-#: CheXpert's 14 observations, in CheXpert's order.
-CHEXPERT_CLASSES = (
-    'No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly', 'Lung Opacity',
-    'Lung Lesion', 'Edema', 'Consolidation', 'Pneumonia', 'Atelectasis',
-    'Pneumothorax', 'Pleural Effusion', 'Pleural Other', 'Fracture',
-    'Support Devices')
+from .chexpert_classes import CHEXPERT_CLASSES  # noqa: F401  (re-exported)
 
 UNCERTAIN_POLICIES = ('zeros', 'ones', 'ignore')
 
@@ -96,13 +91,12 @@ class GazeCXRDataset(BaseDataset):
         check_files (bool): check at start-up that every image file exists.
         filter_cfg (dict, optional): ``require_gaze=True`` keeps only images with
             gaze; ``split='train'`` (or a list) keeps rows whose ``split`` matches.
-        synthetic (dict, optional): when ``ann_file`` does not exist, generate the
-            synthetic benchmark into ``data_root`` first with
-            ``generate_synthetic_cxr(data_root, **synthetic)`` (rank 0 generates,
-            the other ranks wait), so configs run out of the box. Only into a
-            folder that is missing, empty, or was made by the generator (it holds
-            ``annotations/synthetic_summary.json``): a missing file in any other
-            folder (a user's data) is an error, never a reason to write there.
+        synthetic (dict, optional): deprecated, ignored apart from a
+            DeprecationWarning: the dataset only reads. The synthetic benchmark is
+            made by ``tools/dataset_converters/make_synthetic_cxr.py``, or by
+            ``tools/train.py`` / ``tools/test.py`` for a config that declares it
+            (top-level ``synthetic_benchmark``, see
+            :func:`gazeprior_mm.datasets.prepare_synthetic_benchmark`).
         gaze_control (str, optional): cut the image-gaze link for a control run:
             ``'shuffle'`` (each image gets another image's gaze) or ``'oracle'``
             (fixations on the lesion boxes); see :mod:`gazeprior_mm.gaze.controls`.
@@ -135,6 +129,14 @@ class GazeCXRDataset(BaseDataset):
         self.uncertain_policy = uncertain_policy
         self.check_image_size = check_image_size
         self.check_files = check_files
+        if synthetic is not None:
+            warnings.warn(
+                'GazeCXRDataset(synthetic=...) is deprecated and generates '
+                'nothing: the dataset only reads. Declare the benchmark in the '
+                'config (synthetic_benchmark=dict(data_root=..., num_images=...), '
+                'made by tools/train.py) or run '
+                'tools/dataset_converters/make_synthetic_cxr.py',
+                DeprecationWarning, stacklevel=2)
         self.synthetic = synthetic
         if gaze_control is not None and gaze_control not in GAZE_CONTROLS:
             raise ValueError(f'gaze_control must be None or one of '
@@ -150,32 +152,16 @@ class GazeCXRDataset(BaseDataset):
     def full_init(self) -> None:
         if self._fully_initialized:
             return
-        if self.synthetic is not None:
-            self._ensure_synthetic()
-        super().full_init()
-
-    def _ensure_synthetic(self) -> None:
-        """Rank 0 generates the benchmark if ``ann_file`` is missing; every rank
-        then meets at one barrier (all ranks call it, whatever they saw, so no rank
-        can wait for a barrier the others skipped)."""
-        rank, _ = dist.get_dist_info()
-        if rank == 0 and not osp.exists(self.ann_file):
-            from .synthetic import generate_synthetic_cxr, may_generate_into
-            if not may_generate_into(self.data_root):
-                raise FileNotFoundError(
-                    f'{self.ann_file} not found, and {self.data_root!r} holds '
-                    'data that the synthetic generator did not make: refusing to '
-                    'generate the synthetic benchmark into it (point data_root at '
-                    'a new folder for synthetic data, or add the missing file)')
-            print_log(f'{self.ann_file} not found: generating the synthetic '
-                      f'benchmark into {self.data_root!r} with {self.synthetic}',
-                      logger='current')
-            generate_synthetic_cxr(self.data_root, **self.synthetic)
-        dist.barrier()
         if not osp.exists(self.ann_file):
+            # the dataset never writes data: say which file and how to make it
             raise FileNotFoundError(
-                f'{self.ann_file}: not written by generate_synthetic_cxr('
-                f'{self.data_root!r}, **{self.synthetic}); check ann_file')
+                f'annotation file {self.ann_file} not found. Real data: convert it '
+                'with tools/dataset_converters/ (docs/interfaces.md). The '
+                'synthetic benchmark: python '
+                'tools/dataset_converters/make_synthetic_cxr.py '
+                f'{self.data_root or "DATA_ROOT"} (tools/train.py makes it itself '
+                'for configs that declare synthetic_benchmark)')
+        super().full_init()
 
     def _error(self, row: Optional[int], message: str) -> AnnotationError:
         where = self.ann_file if row is None else f'{self.ann_file}, row {row}'
@@ -353,19 +339,12 @@ class GazeCXRDataset(BaseDataset):
         for i, reader in enumerate(readers):
             if not isinstance(reader, dict) or 'fixations' not in reader:
                 raise self._error(row, f'gaze reader {i} has no "fixations"')
-            try:
-                fix = np.asarray(reader['fixations'] if reader['fixations']
-                                 is not None else [], dtype=np.float32)
-            except (TypeError, ValueError):
-                raise self._error(row, f'fixations of reader {i} '
-                                  f"({reader.get('reader')!r}) are not numeric "
-                                  '[x, y, duration_s] rows') from None
-            if fix.size == 0:
-                fix = fix.reshape(0, 3)
-            if fix.ndim != 2 or fix.shape[1] not in (2, 3):
-                raise self._error(row, f'fixations of reader {i} '
-                                  f"({reader.get('reader')!r}) must be (K, 2) or "
-                                  f'(K, 3), got shape {fix.shape}')
+            try:  # the one fixation-array check (gazeprior_mm/gaze/fixations.py)
+                fix = fixation_array(
+                    reader['fixations'],
+                    f"fixations of reader {i} ({reader.get('reader')!r})")
+            except ValueError as err:
+                raise self._error(row, str(err)) from None
             parsed.append(dict(reader=str(reader.get('reader', i)), fixations=fix))
         return dict(image_size=list(size), readers=parsed)
 

@@ -44,7 +44,7 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from .gaze_cxr import CHEXPERT_CLASSES
+from .chexpert_classes import CHEXPERT_CLASSES
 from .synthetic_parts.anatomy import expose, render_anatomy, sample_patient
 from .synthetic_parts.findings import (FINDING_NAMES, FINDINGS, render_findings,
                                        sample_finding_names)

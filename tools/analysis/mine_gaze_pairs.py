@@ -4,7 +4,7 @@ Reads a canonical annotation file (the JSON directly, or through GazeCXRDataset
 with ``--via-dataset`` so its checks apply), computes per-image gaze descriptors,
 mines the top-k neighbours (exact blocked products for vector descriptors;
 candidate-restricted for ``multimatch`` / ``tima``) and writes a ``.npz`` with
-``img_ids, indptr, indices, values, meta`` (see gazeprior_mm.gaze.neighbours).
+``img_ids, indptr, indices, values, meta`` (see gazeprior_mm.mining.table).
 A McGIP-style relation (``--mcgip-gaze-dir`` with per-image JSON gaze, or
 ``--mcgip-relation`` with a dense N x N .npy) can be converted instead.
 
@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
-from gazeprior_mm.gaze import similarity as sim
-from gazeprior_mm.gaze.neighbours import (mine_gaze_neighbours,
-                                          read_annotation_gaze)
+from gazeprior_mm.mining import similarity as sim
+from gazeprior_mm.mining.neighbours import (mine_gaze_neighbours,
+                                            read_annotation_gaze)
 
 
 def parse_args(argv=None):
@@ -60,7 +60,7 @@ def parse_args(argv=None):
 def load_inputs(args):
     """(img_ids, gazes) from the chosen source."""
     if args.mcgip_gaze_dir:
-        from gazeprior_mm.gaze.formats.mcgip import read_mcgip_gaze_dir
+        from gazeprior_mm.mining.mcgip_files import read_mcgip_gaze_dir
         return read_mcgip_gaze_dir(args.mcgip_gaze_dir, args.mcgip_names,
                                    canvas=tuple(args.canvas))
     if args.ann_file is None:
@@ -97,7 +97,7 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
     if args.mcgip_relation:
-        from gazeprior_mm.gaze.formats.mcgip import relation_to_neighbours
+        from gazeprior_mm.mining.mcgip_files import relation_to_neighbours
         names = None
         if args.mcgip_names:
             with open(args.mcgip_names) as f:

@@ -4,17 +4,22 @@ Example::
 
     python tools/dataset_converters/make_synthetic_cxr.py data/synthetic_cxr \
         --num-images 2000 --preset realistic
+    # or exactly the benchmark a config declares (its synthetic_benchmark):
+    python tools/dataset_converters/make_synthetic_cxr.py \
+        --config configs/gazeprior/gazeprior_vit-tiny-p8_synthetic.py
 
 writes ``OUT_DIR/images/*.png``, ``OUT_DIR/annotations/{train,val,test}.json``
 (canonical format, docs/interfaces.md), ``OUT_DIR/annotations/lesions_coco.json``
-and ``OUT_DIR/annotations/synthetic_summary.json``, then prints a report. Exit
-status 2 on a bad argument.
+and ``OUT_DIR/annotations/synthetic_summary.json``, then prints a report. Never
+into a folder holding other data (only a missing, empty or earlier generated
+one). Exit status 2 on a bad argument or such a folder.
 """
 import argparse
 import json
 import sys
 
-from gazeprior_mm.datasets.synthetic import generate_synthetic_cxr
+from gazeprior_mm.datasets.synthetic import (generate_synthetic_cxr,
+                                             may_generate_into)
 from gazeprior_mm.datasets.synthetic_parts.readers import GAZE_PRESETS
 from gazeprior_mm.datasets.synthetic_parts.stats import gaze_lesion_ncc
 
@@ -23,7 +28,12 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('out_dir', help='output folder')
+    parser.add_argument('out_dir', nargs='?', default=None,
+                        help="output folder (default with --config: its "
+                        "synthetic_benchmark's data_root)")
+    parser.add_argument('--config', default=None,
+                        help="take every option from this config's top-level "
+                        'synthetic_benchmark (the options below are ignored)')
     parser.add_argument('--num-images', type=int, default=2000,
                         help='number of images (>= 1)')
     parser.add_argument('--img-size', type=int, default=128,
@@ -79,14 +89,34 @@ def format_report(summary: dict) -> str:
     return '\n'.join(lines)
 
 
+def generation_options(args) -> dict:
+    """``generate_synthetic_cxr`` keyword arguments (with ``out_dir``), from the
+    command line or from ``--config``'s ``synthetic_benchmark``."""
+    if args.config is None:
+        if args.out_dir is None:
+            raise ValueError('give an output folder or --config')
+        return dict(out_dir=args.out_dir, num_images=args.num_images,
+                    img_size=args.img_size, seed=args.seed, preset=args.preset,
+                    no_gaze_rate=args.no_gaze_rate, num_readers=args.num_readers,
+                    split=args.split, uncertain_rate=args.uncertain_rate)
+    from mmengine.config import Config
+    declared = Config.fromfile(args.config).get('synthetic_benchmark')
+    if not declared:
+        raise ValueError(f'{args.config} declares no synthetic_benchmark')
+    options = dict(declared)
+    data_root = options.pop('data_root')
+    return dict(options, out_dir=args.out_dir or data_root)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
-        summary = generate_synthetic_cxr(
-            args.out_dir, args.num_images, img_size=args.img_size, seed=args.seed,
-            preset=args.preset, no_gaze_rate=args.no_gaze_rate,
-            num_readers=args.num_readers, split=args.split,
-            uncertain_rate=args.uncertain_rate, progress=not args.no_progress)
+        options = generation_options(args)
+        if not may_generate_into(options['out_dir']):
+            raise ValueError(f"{options['out_dir']} holds data the generator did "
+                             'not make: choose a new folder')
+        summary = generate_synthetic_cxr(progress=not args.no_progress,
+                                         **options)
     except ValueError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -29,7 +29,8 @@ test_pipeline = [
     dict(type='PackGazeInputs', grid=patch_grid),
 ]
 
-_chexpert = dict(data_root=data_root, synthetic=None, uncertain_policy='zeros')
+synthetic_benchmark = None  # real data: nothing is generated
+_chexpert = dict(data_root=data_root, uncertain_policy='zeros')
 
 train_dataloader = dict(
     num_workers=8,

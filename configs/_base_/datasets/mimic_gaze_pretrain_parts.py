@@ -28,8 +28,9 @@ gaze_pretrain_nomap_train_pipeline = [
     dict(_base_.gaze_pretrain_nomap_train_pipeline[-1], grid=patch_grid)]
 
 # batch_size 32 per GPU: 8 GPUs x 32 = the flagship's 256
+synthetic_benchmark = None  # real data: nothing is generated
 __mimic = dict(data_root=gaze_pretrain_data_root,
-               ann_file='annotations/mimic_gaze_train.json', synthetic=None)
+               ann_file='annotations/mimic_gaze_train.json')
 gaze_pretrain_train_dataloader = dict(
     num_workers=8, dataset=dict(**__mimic, pipeline=gaze_pretrain_train_pipeline))
 gaze_pretrain_nomap_train_dataloader = dict(

@@ -1,8 +1,10 @@
 # Synthetic chest X-ray + gaze benchmark: two-view self-supervised pre-training data,
 # as named parts (gaze_pretrain_*). 112-px views of the 128-px images, 14 x 14
 # patches of 8 px (patch_grid must match the model's patch grid). The benchmark is
-# generated into data_root on first use (GazeCXRDataset(synthetic=...)), so the
-# config runs on a fresh machine.
+# declared by synthetic_benchmark: tools/train.py / tools/test.py generate it into
+# its data_root when the annotation files are missing (the dataset only reads), so
+# the config runs on a fresh machine; tools/dataset_converters/make_synthetic_cxr.py
+# makes it by hand.
 # A config that inherits an mmpretrain recipe (the SimCLR / MoCo v2 baselines), which
 # sets train_dataloader & co. itself, lists this file as a second base (no key in
 # common) and takes what it needs, e.g.
@@ -14,7 +16,8 @@ gaze_pretrain_dataset_type = 'GazeCXRDataset'
 gaze_pretrain_data_root = 'data/synthetic_cxr'
 view_size = 112
 patch_grid = 14
-synthetic = dict(num_images=2000, img_size=128, preset='realistic', seed=0)
+synthetic_benchmark = dict(data_root=gaze_pretrain_data_root, num_images=2000,
+                           img_size=128, preset='realistic', seed=0)
 
 gaze_pretrain_data_preprocessor = dict(
     type='SelfSupDataPreprocessor',
@@ -60,7 +63,6 @@ gaze_pretrain_train_dataloader = dict(
         ann_file='annotations/train.json',
         data_prefix='',
         uncertain_policy='zeros',
-        synthetic=synthetic,
         pipeline=gaze_pretrain_train_pipeline))
 
 # The same data without the full-resolution per-view gaze maps

@@ -9,7 +9,9 @@ gaze_cls_dataset_type = 'GazeCXRDataset'
 data_root = 'data/synthetic_cxr'
 view_size = 112
 patch_grid = 14
-synthetic = dict(num_images=2000, img_size=128, preset='realistic', seed=0)
+# made by tools/train.py / tools/test.py when missing (the dataset only reads)
+synthetic_benchmark = dict(data_root=data_root, num_images=2000, img_size=128,
+                           preset='realistic', seed=0)
 
 gaze_cls_data_preprocessor = dict(
     num_classes=14,
@@ -40,8 +42,7 @@ _dataset = dict(
     type=gaze_cls_dataset_type,
     data_root=data_root,
     data_prefix='',
-    uncertain_policy='zeros',
-    synthetic=synthetic)
+    uncertain_policy='zeros')
 
 gaze_cls_train_dataloader = dict(
     batch_size=64,

@@ -1,7 +1,7 @@
 """CheXpert label parsing and the uncertainty / blank policies of the converters."""
 import json
 
-from ..gaze_cxr import CHEXPERT_CLASSES  # noqa: F401  (the 14 labels, in order)
+from ..chexpert_classes import CHEXPERT_CLASSES  # noqa: F401  (the 14 labels, in order)
 
 UNCERTAIN_POLICIES = ('keep', 'ones', 'zeros', 'ignore')
 BLANK_POLICIES = ('zero', 'uncertain')

@@ -3,9 +3,7 @@ from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import get_rank, get_world_size
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
-from mmpretrain.models.selfsup.simclr import GatherLayer
 from mmpretrain.structures import DataSample
 
 from gazeprior_mm.registry import MODELS
@@ -22,8 +20,8 @@ class GazePrior(BaseSelfSupervisor):
     Both views go through the backbone in one batch; the last feature map is pooled
     to the M x M gaze grid, gated by :class:`GGAM` (the ``neck``) with each view's
     :math:`\tilde g` (or inside the backbone after layer ``ggam_insert_after``),
-    projected per patch by :class:`GWCLHead` and contrasted with
-    :func:`gwcl_loss`. Losses:
+    projected per patch by :class:`GWCLHead` and contrasted by its
+    :class:`GWCLLoss`. Losses:
 
     .. math::
 
@@ -53,9 +51,10 @@ class GazePrior(BaseSelfSupervisor):
     Args:
         backbone (dict): backbone config; must output a feature map (ViT with
             ``out_type='featmap'``, ResNet).
-        neck (dict): :class:`GGAM` config.
-        head (dict): :class:`GWCLHead` config.
-        grid (int): M, must equal the packer's ``grid``. Defaults to 14.
+        neck (dict): :class:`GGAM` config; its ``grid`` defaults to the model's.
+        head (dict): :class:`GWCLHead` config (its ``loss``: :class:`GWCLLoss`).
+        grid (int): M, must equal the packer's ``grid`` (and GGAM's). Defaults
+            to 14.
         pairing (str): ``'geometry'`` or ``'same_index'``.
         gaze_pred_weight (float): β. Defaults to 1.0.
         ggam_insert_after (int, optional): gate inside the backbone after ViT block /
@@ -81,11 +80,14 @@ class GazePrior(BaseSelfSupervisor):
                  init_cfg: Optional[dict] = None) -> None:
         if pairing not in PAIRINGS:
             raise ValueError(f'pairing must be one of {PAIRINGS}, got {pairing!r}')
+        # the model owns M: GGAM gets it unless its config says otherwise, and a
+        # config that says otherwise is an error here rather than at the first step
+        neck = dict(neck)
+        if neck.setdefault('grid', grid) != grid:
+            raise ValueError(f"GGAM grid {neck['grid']} != GazePrior grid {grid}")
         super().__init__(backbone=backbone, neck=neck, head=head,
                          pretrained=pretrained,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if self.neck.grid != grid:
-            raise ValueError(f'GGAM grid {self.neck.grid} != GazePrior grid {grid}')
         self.grid = grid
         self.pairing = pairing
         self.gaze_pred_weight = gaze_pred_weight
@@ -179,14 +181,6 @@ class GazePrior(BaseSelfSupervisor):
                            'PackGazeInputs')
         return torch.stack([torch.as_tensor(v) for v in values])
 
-    def _gather_negatives(self, z2: torch.Tensor) -> torch.Tensor:
-        """(N, P, D) local -> (B, P, D) with the local block first (grads flow)."""
-        if get_world_size() == 1:
-            return z2
-        gathered = list(GatherLayer.apply(z2.contiguous()))
-        rank = get_rank()
-        return torch.cat([gathered[rank]] + gathered[:rank] + gathered[rank + 1:])
-
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
         """Two views -> GWCL + projector penalty + gaze-prediction loss.
@@ -228,9 +222,8 @@ class GazePrior(BaseSelfSupervisor):
                 crop_box[:, 0], flip[:, 0], crop_box[:, 1], flip[:, 1], self.grid)
             _, pairs['valid2'] = patch_correspondence(
                 crop_box[:, 1], flip[:, 1], crop_box[:, 0], flip[:, 0], self.grid)
-        negatives = self._gather_negatives(z2) \
-            if self.head.negatives == 'batch' else None
-        losses = self.head.loss(z1, z2, g1, g2, z2_negatives=negatives, **pairs)
+        # negatives='batch' gathers across ranks inside the loss
+        losses = self.head.loss(z1, z2, g1, g2, **pairs)
         losses['loss_gaze_pred'] = self._gaze_prediction_loss(
             result['gaze_logits'], view_gaze, view_has_gaze)
         if self.global_head is not None:

@@ -1,18 +1,23 @@
 """Gaze-neighbour positives shared by McGIP-SimCLR and McGIP-MoCo (McGIP / GzPT).
 
 :class:`GazeNeighbourPositives` holds the sparse gaze-neighbour table
-(:class:`~gazeprior_mm.gaze.neighbours.GazeNeighbours`, CSR) as tensors and turns
+(:class:`~gazeprior_mm.mining.table.GazeNeighbours`, CSR) as tensors and turns
 the table rows of a batch (and of a MoCo queue) into a positive-weight matrix with
-one vectorised lookup; GzPT's pair dropout is one ``torch.rand`` mask.
+one vectorised lookup; GzPT's pair dropout is one ``torch.rand`` mask. It loads a
+ready table and never mines one: ``tools/analysis/mine_gaze_pairs.py`` writes it,
+or ``tools/train.py`` for a config that declares ``gaze_neighbour_table``
+(:func:`~gazeprior_mm.mining.prepare_gaze_neighbour_table`).
 
 Which table row is a sample? ``index_key='img_id'`` (default) looks up
 ``data_samples[i].img_id`` (packed by ``PackGazeInputs``) in the table's stable ids;
 ``index_key='sample_idx'`` uses ``data_samples[i].sample_idx`` directly, which is
 right only when the table was mined from the same annotation file in the same
-order without filtering (what ``load_or_mine(ann_file=...)`` builds). Samples whose
+order without filtering (what mining an annotation file builds). Samples whose
 id is not in the table get row ``-1``: no gaze positives (counted, one warning).
 """
+import os.path as osp
 import warnings
+import zipfile
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -20,8 +25,7 @@ import torch
 from mmengine.dist import barrier, broadcast, get_rank, is_distributed
 from torch import nn
 
-from gazeprior_mm.gaze.neighbours import (GazeNeighbours, load_or_mine,
-                                          lookup_neighbour_pairs)
+from gazeprior_mm.mining.table import GazeNeighbours, lookup_neighbour_pairs
 from gazeprior_mm.registry import MODELS
 
 
@@ -40,12 +44,8 @@ class GazeNeighbourPositives(nn.Module):
 
     Args:
         neighbour_file (str | GazeNeighbours): ``.npz`` written by
-            ``tools/analysis/mine_gaze_pairs.py`` (or an in-memory table).
-        ann_file (str, optional): canonical annotation file used to mine the
-            table when ``neighbour_file`` does not exist (rank 0 mines and saves,
-            the others wait and load). Defaults to None (missing file = error).
-        mine_cfg (dict, optional): arguments of
-            :func:`~gazeprior_mm.gaze.neighbours.mine_gaze_neighbours` for that.
+            ``tools/analysis/mine_gaze_pairs.py`` or ``tools/train.py`` (or an
+            in-memory table), loaded on first use.
         index_key (str): ``'img_id'`` or ``'sample_idx'`` (see module doc).
         threshold (float, optional): minimum stored similarity of a positive
             (McGIP: 0.7 - 0.95). Defaults to None (every stored neighbour).
@@ -53,6 +53,10 @@ class GazeNeighbourPositives(nn.Module):
         symmetric (bool): count ``b in N(a)`` or ``a in N(b)``. Defaults to True.
         weighting (str): ``'binary'`` (McGIP) or ``'similarity'`` (soft
             positives weighted by the gaze similarity). Defaults to 'binary'.
+        ann_file (str, optional), mine_cfg (dict, optional): deprecated (the
+            model used to mine a missing table from ``ann_file``): with a
+            DeprecationWarning, a missing table is still mined from them on
+            first use. Declare ``gaze_neighbour_table`` in the config instead.
     """
 
     def __init__(self,
@@ -65,6 +69,14 @@ class GazeNeighbourPositives(nn.Module):
                  symmetric: bool = True,
                  weighting: str = 'binary') -> None:
         super().__init__()
+        if ann_file is not None or mine_cfg is not None:
+            warnings.warn(
+                'GazeNeighbourPositives(ann_file=..., mine_cfg=...) is '
+                'deprecated: the model loads a ready table. Declare '
+                'gaze_neighbour_table=dict(neighbour_file=..., ann_file=..., '
+                'mine_cfg=...) in the config (tools/train.py mines it) or run '
+                'tools/analysis/mine_gaze_pairs.py', DeprecationWarning,
+                stacklevel=2)
         if index_key not in ('img_id', 'sample_idx'):
             raise ValueError(f"index_key must be 'img_id' or 'sample_idx', "
                              f'got {index_key!r}')
@@ -82,8 +94,8 @@ class GazeNeighbourPositives(nn.Module):
         self.symmetric = symmetric
         self.weighting = weighting
         self.num_missing = 0  # samples whose id is not in the table
-        # The table is loaded (or mined) on first use, not here: the runner builds
-        # the model before the dataset, which may generate the annotation file.
+        # The table is loaded on first use, not here: the runner builds the model
+        # before tools/train.py makes the data and the table.
         # It is not a buffer: rebuilt from the file, kept out of checkpoints.
         self.img_ids = None
         self._row_of = None
@@ -112,18 +124,23 @@ class GazeNeighbourPositives(nn.Module):
     def _load(neighbour_file, ann_file, mine_cfg) -> GazeNeighbours:
         if isinstance(neighbour_file, GazeNeighbours):
             return neighbour_file
-        if ann_file is not None and is_distributed():
+        if ann_file is not None:  # deprecated: mining here, as models once did
+            from gazeprior_mm.mining.neighbours import load_or_mine
             if get_rank() == 0:
                 load_or_mine(neighbour_file, ann_file, **mine_cfg)
-            barrier()
-        import os.path as osp
-        import zipfile
-        existed = osp.isfile(neighbour_file)
+            if is_distributed():
+                barrier()
+        if not osp.isfile(neighbour_file):
+            raise FileNotFoundError(
+                f'gaze neighbour table {neighbour_file} not found: mine it with '
+                'python tools/analysis/mine_gaze_pairs.py ANN_FILE --out '
+                f'{neighbour_file}, or declare gaze_neighbour_table in the '
+                'config and train with tools/train.py, which mines it')
         try:  # an .npz read with allow_pickle=False: no code runs from the file
-            return load_or_mine(neighbour_file, ann_file, **mine_cfg)
+            return GazeNeighbours.load(neighbour_file)
         except (ValueError, KeyError, OSError, zipfile.BadZipFile) as err:
-            if not existed or str(neighbour_file) in str(err):
-                raise  # a mining error, or one that names the file already
+            if str(neighbour_file) in str(err):
+                raise  # names the file already
             raise ValueError(f'{neighbour_file}: cannot read the gaze neighbour '
                              f'table (an .npz of tools/analysis/mine_gaze_pairs.py '
                              f'without pickled objects): {err}') from err
