@@ -15,9 +15,10 @@ initialised ResNet-18 as the floor, ``random-init_r18``) and every seed it
 4. runs gaze alignment (``tools/analysis/gaze_alignment.py``: Grad-CAM vs gaze,
    Spearman rho and EMD, plus a few figures),
 
-and writes ``results.json`` (mean / std / per-seed values), ``results.md`` (a table,
-mean +- std) and ``comparison.png`` into a work directory whose path contains
-``compar`` (default ``work_dirs/comparison``).
+and writes ``results.json`` (mean / std / per-seed values, paired differences),
+``results.md`` (tables, verdicts) and ``comparison.png`` into the work directory
+(default ``work_dirs/comparison``). The methods are declared in
+``configs/comparison/methods.yaml`` (``--list-methods``; docs/adding_a_method.md).
 
 Each (method, seed) run is one subprocess with one thread; ``--jobs`` run at a
 time. Every stage is skipped when its output exists, so an interrupted comparison
@@ -25,9 +26,8 @@ continues where it stopped (``--force`` redoes everything).
 
 Examples::
 
-    # the small CPU budget: 3 seeds x all 8 methods (the 5 methods, two
-    # GazePrior ablations and the random-init floor), 600 images; ~25 min on
-    # 2 cores
+    # the quick look: 3 seeds x 7 methods (the 5 methods, a GazePrior ablation
+    # and the random-init floor), 600 images; ~25 min on 2 cores
     python tools/compare.py --preset cpu-small
     # a subset
     python tools/compare.py --preset cpu-small --methods simclr_r18 gazeprior_r18
@@ -51,89 +51,76 @@ import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-#: name -> (pre-training config, extra config overrides). Names start with the
-#: method, as results.json consumers expect.
-METHODS = {
-    'simclr_r18': ('configs/simclr/simclr_resnet18_synthetic.py', {}),
-    'mocov2_r18': ('configs/mocov2/mocov2_resnet18_synthetic.py', {}),
-    'mcgip_simclr_r18': ('configs/mcgip/mcgip_simclr_resnet18_synthetic.py', {}),
-    'focuscontrast_simclr_r18':
-    ('configs/focuscontrast/focuscontrast_simclr_resnet18_synthetic.py', {}),
-    'gazeprior_r18': ('configs/gazeprior/gazeprior_resnet18_synthetic.py', {}),
-    # the ViT ablations of configs/ablations/, on the ResNet-18 GazePrior
-    'gazeprior_r18_no-ggam':
-    ('configs/gazeprior/gazeprior_resnet18_synthetic.py',
-     {'model.neck.gaze_source': 'none'}),
-    'gazeprior_r18_uniform-weights':
-    ('configs/gazeprior/gazeprior_resnet18_synthetic.py',
-     {'model.head.weight_source': 'uniform'}),
-    'gazeprior_r18_image-norm':
-    ('configs/gazeprior/gazeprior_resnet18_synthetic.py',
-     {'model.head.weight_norm': 'image'}),
-    # gaze controls (configs/controls/): no gaze anywhere (no gate, uniform
-    # weights, no prediction branch, no KL; the two ablations above still train
-    # the prediction branch on the real gaze), gaze shuffled between images (one
-    # permutation per seed), and fixations on the lesion boxes (the ceiling)
-    'gazeprior_r18_no-gaze':
-    ('configs/controls/gazeprior_resnet18_synthetic_no-gaze.py', {}),
-    'gazeprior_r18_shuffled-gaze':
-    ('configs/controls/gazeprior_resnet18_synthetic_shuffled-gaze.py', {}),
-    'gazeprior_r18_oracle-gaze':
-    ('configs/controls/gazeprior_resnet18_synthetic_oracle-gaze.py', {}),
-    'mcgip_simclr_r18_shuffled-gaze':
-    ('configs/controls/mcgip_simclr_resnet18_synthetic_shuffled-gaze.py', {}),
-    'mcgip_simclr_r18_oracle-gaze':
-    ('configs/controls/mcgip_simclr_resnet18_synthetic_oracle-gaze.py', {}),
-    # variants that give gaze a lever (configs/variants/, docs/gazeprior.md):
-    # GGAM after ResNet stage 3, an image-level InfoNCE on gaze-pooled
-    # embeddings, gaze-guided crops
-    'gazeprior_r18_ggam-stage3':
-    ('configs/variants/gazeprior_resnet18_synthetic_ggam-stage3.py', {}),
-    'gazeprior_r18_global':
-    ('configs/variants/gazeprior_resnet18_synthetic_global.py', {}),
-    'gazeprior_r18_focus-crop':
-    ('configs/variants/gazeprior_resnet18_synthetic_focus-crop.py', {}),
-    # GazeGNN (configs/gazegnn/), the supervised gaze-guided reference: trained
-    # on the probe's labels with each image's gaze; its row reports its own
-    # test AUC in the linear-probe column
-    'gazegnn_supervised': ('configs/gazegnn/gazegnn_synthetic.py', {}),
-    # the proposal's formulation, exactly (configs/gazeprior_seed/)
-    'gazeprior_r18_seed':
-    ('configs/gazeprior_seed/gazeprior_seed_resnet18_synthetic.py', {}),
-    # the floor every method must clear: the same frozen ResNet-18, randomly
-    # initialised (seeded) and never trained (its config only gives the model)
-    'random-init_r18': ('configs/simclr/simclr_resnet18_synthetic.py', {}),
-}
-#: each GazePrior variant's shuffled-gaze control: the same config, every image
-#: given another image's gaze (gazeprior_mm/gaze/controls.py)
-GAZE_VARIANTS = ('gazeprior_r18_ggam-stage3', 'gazeprior_r18_global',
-                 'gazeprior_r18_focus-crop')
-for _name in GAZE_VARIANTS:
-    METHODS[_name + '_shuffled-gaze'] = (
-        METHODS[_name][0],
-        dict(METHODS[_name][1], **{'train_dataloader.dataset.gaze_control':
-                                   'shuffle'}))
-#: methods without pre-training: their "checkpoint" is the seeded initialisation
-REFERENCE_METHODS = ('random-init_r18', )
-#: supervised references: trained and tested on the labels, no frozen probe
-SUPERVISED_METHODS = ('gazegnn_supervised', )
+#: the method table (name, config, overrides, kind, controls, method sets)
+METHODS_FILE = 'configs/comparison/methods.yaml'
 #: methods that need lesion boxes in the training annotations
 ORACLE_SUFFIX = '_oracle-gaze'
 #: a method's shuffled-gaze control is the method name plus this suffix
 SHUFFLED_SUFFIX = '_shuffled-gaze'
-BASELINE = 'simclr_r18'
-#: the cpu preset: SimCLR, GazePrior with its three gaze controls and the
-#: random-init floor (McGIP and its controls with ``--methods``: each method adds
-#: about 15 min)
-CPU_METHODS = ['simclr_r18', 'gazeprior_r18', 'gazeprior_r18_no-gaze',
-               'gazeprior_r18_shuffled-gaze', 'gazeprior_r18_oracle-gaze',
-               'random-init_r18']
-#: the cpu-small preset (under 30 min on 2 cores): the five methods, GazePrior with
-#: per-image GWCL weight normalisation, and the random-init floor; the other
-#: ablations with ``--methods``
-CPU_SMALL_METHODS = ['simclr_r18', 'mocov2_r18', 'mcgip_simclr_r18',
-                     'focuscontrast_simclr_r18', 'gazeprior_r18',
-                     'gazeprior_r18_image-norm', 'random-init_r18']
+METHOD_KINDS = ('pretrain', 'reference', 'supervised')
+
+
+def load_method_table(path: str = METHODS_FILE) -> dict:
+    """Read the method table (``configs/comparison/methods.yaml``).
+
+    Returns:
+        dict: ``methods`` (name -> (config path, overrides dict)), with every
+        ``shuffled_control`` method's ``_shuffled-gaze`` twin added; ``kinds``
+        (name -> pretrain / reference / supervised), ``about`` (name -> line),
+        ``baseline`` and ``method_sets`` (preset -> names). An unknown key, kind,
+        config file or method name is an error naming the file and the method.
+    """
+    import yaml
+    full = osp.join(REPO, path)
+    with open(full) as f:
+        table = yaml.safe_load(f)
+    methods, kinds, about = {}, {}, {}
+    for name, entry in table['methods'].items():
+        where = f'{path}: method {name!r}'
+        unknown = set(entry) - {'config', 'options', 'kind', 'shuffled_control',
+                                'about'}
+        if unknown:
+            raise ValueError(f'{where}: unknown keys {sorted(unknown)}')
+        if not osp.isfile(osp.join(REPO, entry.get('config', ''))):
+            raise ValueError(f'{where}: config {entry.get("config")!r} not found')
+        kind = entry.get('kind', 'pretrain')
+        if kind not in METHOD_KINDS:
+            raise ValueError(f'{where}: kind {kind!r} not in {METHOD_KINDS}')
+        options = dict(entry.get('options') or {})
+        methods[name], kinds[name] = (entry['config'], options), kind
+        about[name] = entry.get('about', '')
+        if entry.get('shuffled_control'):
+            twin = name + SHUFFLED_SUFFIX
+            methods[twin] = (entry['config'], dict(
+                options, **{'train_dataloader.dataset.gaze_control': 'shuffle'}))
+            kinds[twin] = kind
+            about[twin] = f'{name} with every image given another image\'s gaze'
+    sets = table.get('method_sets') or {}
+    for preset, names in sets.items():
+        missing = [n for n in names if n not in methods]
+        if missing:
+            raise ValueError(f'{path}: method_sets.{preset} names unknown '
+                             f'methods {missing}')
+    if table.get('baseline') not in methods:
+        raise ValueError(f'{path}: baseline {table.get("baseline")!r} is not a '
+                         'method')
+    return dict(methods=methods, kinds=kinds, about=about,
+                baseline=table['baseline'], method_sets=sets)
+
+
+_TABLE = load_method_table()
+#: name -> (pre-training config, extra config overrides). Names start with the
+#: method, as results.json consumers expect.
+METHODS: Dict[str, tuple] = _TABLE['methods']
+#: methods without pre-training: their "checkpoint" is the seeded initialisation
+REFERENCE_METHODS = tuple(n for n, k in _TABLE['kinds'].items()
+                          if k == 'reference')
+#: supervised references: trained and tested on the labels, no frozen probe
+SUPERVISED_METHODS = tuple(n for n, k in _TABLE['kinds'].items()
+                           if k == 'supervised')
+BASELINE = _TABLE['baseline']
+CPU_METHODS = list(_TABLE['method_sets']['cpu'])
+CPU_SMALL_METHODS = list(_TABLE['method_sets']['cpu-small'])
 PROBE_CONFIG = 'configs/benchmarks/resnet18_linear_synthetic.py'
 #: linear-probe epochs of the cpu presets: enough for mmpretrain's linear head
 #: (BatchNorm-standardised features, SGD) to reach the converged logistic probe
@@ -256,7 +243,6 @@ def _set_data(cfg, budget: dict, data) -> None:
         dataset = _innermost_dataset(loader)
         dataset['data_root'] = data['root']
         dataset['ann_file'] = data['ann_files'][split]
-        dataset['synthetic'] = None
         loader['num_workers'] = 0
         loader['persistent_workers'] = False
         loader['batch_size'] = budget['batch_size']
@@ -266,6 +252,8 @@ def _set_data(cfg, budget: dict, data) -> None:
     if budget['view_size'] != orig_view:
         _rescale_views(cfg['model'], budget['view_size'], ratio)
         cfg['view_size'] = budget['view_size']
+    # the comparison prepares its data itself (prepare_data), never the config
+    cfg['synthetic_benchmark'] = None
 
 
 def _scale_schedule(schedulers, orig_epochs: int, epochs: int) -> List[dict]:
@@ -309,15 +297,16 @@ def pretrain_config(method: str, seed: int, budget: dict, data,
     train_set = _innermost_dataset(cfg.train_dataloader)
     if train_set.get('gaze_control') is not None:
         train_set['gaze_control_seed'] = seed
-    positives = cfg.model.get('gaze_positives')
-    if positives is not None:
-        positives['ann_file'] = data['ann_files']['train']
+    table = cfg.get('gaze_neighbour_table')
+    if table is not None:
         if run_dir is None:
             raise ValueError(f'{method}: McGIP needs a run_dir for its '
                              'neighbour table')
-        positives['neighbour_file'] = osp.join(
-            run_dir, osp.basename(positives['neighbour_file']))
-        mine_cfg = positives.get('mine_cfg') or {}
+        table['ann_file'] = data['ann_files']['train']
+        table['neighbour_file'] = osp.join(
+            run_dir, osp.basename(table['neighbour_file']))
+        cfg.model.gaze_positives['neighbour_file'] = table['neighbour_file']
+        mine_cfg = table.setdefault('mine_cfg', {})
         if mine_cfg.get('gaze_control') is not None:
             mine_cfg['gaze_control_seed'] = seed
     epochs = budget['pretrain_epochs']
@@ -855,6 +844,8 @@ def parse_args(argv=None):
                         'test.json; val.json optional): used read-only. By '
                         'default the synthetic benchmark, generated on first use '
                         'into WORK_DIR/data_n<images>_s<size>_<gaze preset>')
+    parser.add_argument('--list-methods', action='store_true',
+                        help=f'print the method table ({METHODS_FILE}) and exit')
     parser.add_argument('--force', action='store_true',
                         help='redo every stage even if its outputs exist')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
@@ -963,6 +954,10 @@ def prepare_data(data_root: Optional[str], budget: dict, work_dir: str) -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.list_methods:
+        for name in METHODS:
+            print(f'{name:45s} {_TABLE["kinds"][name]:10s} {_TABLE["about"][name]}')
+        return None
     if args.worker:
         with open(args.worker) as f:
             return run_one(json.load(f))
