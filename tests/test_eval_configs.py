@@ -44,3 +44,24 @@ def test_benchmark_config_probes_the_pretrained_backbone(path, r18_checkpoint):
         assert not any(trainable)
     else:  # fine-tuning trains the whole network
         assert all(trainable)
+
+
+def _train_pipeline(cfg):
+    dataset = cfg.train_dataloader.dataset
+    return [step['type'] for step in dataset.get('dataset', dataset).pipeline]
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if 'synthetic' in p],
+                         ids=osp.basename)
+def test_synthetic_probes_read_the_test_view(path):
+    """The frozen probes train on the resized test view of each image, as the
+    converged logistic probe reads it (no random crop or flip); fine-tuning
+    trains on random crops; the stock mmpretrain recipe keeps its own."""
+    cfg = Config.fromfile(path)
+    steps = _train_pipeline(cfg)
+    name = osp.basename(path)
+    if 'finetune' in name or 'recipe' in name:
+        assert 'GazeRandomResizedCrop' in steps, steps
+    else:
+        assert steps == [s['type'] for s in cfg.test_dataloader.dataset.pipeline]
+        assert not any('Random' in s for s in steps), steps

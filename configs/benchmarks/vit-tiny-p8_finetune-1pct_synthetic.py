@@ -13,7 +13,9 @@ train_dataloader = dict(
         type='LabelFractionDataset',
         fraction=0.01,
         seed=0,
-        dataset={{_base_.train_dataloader.dataset}}))
+        # fine-tuning trains on random crops again (the probe does not)
+        dataset=dict(_base_.train_dataloader.dataset,
+                     pipeline=_base_.train_pipeline)))
 
 # the whole network trains now: smaller steps, layer-wise nothing fancy
 optim_wrapper = dict(optimizer=dict(lr=1e-4, weight_decay=0.05))

@@ -1,6 +1,7 @@
 # SimCLR baseline on the synthetic chest X-ray + gaze benchmark.
 # mmpretrain's SimCLR config with only data, backbone size and schedule changed:
-# ResNet-18 (BN: SyncBN needs a process group), 112-px views, batch 32, 20 epochs.
+# ResNet-18 (BN: SyncBN needs a process group), 112-px views, batch 32, 20 epochs,
+# square-root learning-rate scaling.
 # Data: the shared section (synthetic_gaze_pretrain_parts.py) without the per-view
 # gaze maps; + the project's safety hooks (NaN guard, saved RNG state)
 _base_ = ['mmpretrain::simclr/simclr_resnet50_16xb256-coslr-200e_in1k.py',
@@ -23,8 +24,11 @@ model = dict(
     neck=dict(in_channels=512, hid_channels=512, out_channels=128))
 
 max_epochs = 20
-# LARS lr 0.3 x batch / 256 (SimCLR's linear scaling)
-optim_wrapper = dict(optimizer=dict(lr=0.3 * 32 / 256))
+# LARS lr 0.075 x sqrt(batch): SimCLR's square-root scaling, which its authors
+# found better than linear scaling (0.3 x batch / 256) for small batches and short
+# schedules. Chosen on the val split (cpu-small budget, 3 seeds): converged
+# logistic-probe macro AUC 0.626 vs 0.522 with linear scaling (random init 0.51)
+optim_wrapper = dict(optimizer=dict(lr=0.075 * 32**0.5))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=2,
          convert_to_iter_based=True),
