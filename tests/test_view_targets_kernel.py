@@ -1,5 +1,6 @@
 """The compiled per-view gaze kernel against the float64 reference."""
 import os
+import os.path as osp
 import subprocess
 import sys
 
@@ -216,3 +217,17 @@ print('ok')
                          text=True, env=env, timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith('ok'), \
         out.stderr[-2000:]
+
+
+def test_warm_up_compiles_what_setup_env_calls():
+    """tools/setup_env.sh compiles the kernel into numba's cache with warm_up():
+    the name must exist and run (a fresh checkout's setup stops otherwise)."""
+    import re
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    with open(osp.join(root, 'tools', 'setup_env.sh')) as f:
+        called = re.findall(r'from (gazeprior_mm[\w.]*) import (\w+); \2\(\)',
+                            f.read())
+    assert called, 'setup_env.sh no longer warms the kernel up'
+    import importlib
+    for module, name in called:
+        getattr(importlib.import_module(module), name)()

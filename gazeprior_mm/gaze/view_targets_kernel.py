@@ -282,3 +282,20 @@ def batch_views_targets(fixations, weights, offsets, sigmas, coefficients, heigh
 
 #: the keys the outputs of :func:`batch_views_targets` are packed under, in order
 TARGET_KEYS = ('gaze_weights', 'view_has_gaze', 'gaze_view_mass', 'crop_box', 'flip')
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) :func:`batch_views_targets` for the
+    argument types the pipeline passes: writable fixations / weights (the
+    collate's concatenated arrays, images without gaze) and read-only ones (a
+    batch of one: ``GazeHeatmap``'s cached arrays as they are).
+    ``tools/setup_env.sh`` calls it once, so that the loader workers, test
+    processes and DDP ranks of a fresh checkout load the kernel instead of all
+    compiling it at the same time."""
+    identity = np.array([[[1.0, 1.0, 0.0, 0.0]]])  # (B=1, V=1, 4)
+    for writeable in (True, False):
+        fixations = np.full((1, 2), 3.0, np.float32)
+        weights = np.ones(1, np.float32)
+        fixations.flags.writeable = weights.flags.writeable = writeable
+        batch_views_targets(fixations, weights, np.array([0, 1], np.int64),
+                            np.ones((1, 2)), identity, 8, 8, 2, 2, 0.1)
