@@ -1,5 +1,6 @@
 """GazeCXRDataset: canonical annotation file, label policies, gaze, bad input."""
 import json
+import os.path as osp
 
 import cv2
 import numpy as np
@@ -10,6 +11,8 @@ from mmengine.registry import init_default_scope
 import gazeprior_mm  # noqa: F401  (registers the dataset and transforms)
 from gazeprior_mm.datasets import CHEXPERT_CLASSES
 from gazeprior_mm.registry import DATASETS
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 init_default_scope('mmpretrain')
 
@@ -281,6 +284,26 @@ def test_prepare_synthetic_benchmark_generates_what_a_config_declares(
     cfg.synthetic_benchmark = None
     assert not synthetic_benchmark.prepare_synthetic_benchmark(cfg)
     assert len(calls) == 1 and not (tmp_path / 'bench').exists()
+
+
+def test_a_shipped_config_pointed_elsewhere_generates_nothing(tmp_path):
+    """The runner's loaders decide: a pre-training config whose train loader reads
+    other data needs nothing of its declared benchmark, although its named data
+    parts (gaze_pretrain_*_dataloader, never built) still name the default root."""
+    from mmengine.config import Config
+
+    from gazeprior_mm.datasets import synthetic_benchmark
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'gazeprior',
+                                   'gazeprior_resnet18_synthetic.py'))
+    cfg.synthetic_benchmark.data_root = str(tmp_path / 'default')
+    for key, loader in cfg.items():
+        if key.endswith('_dataloader') and loader:
+            loader['dataset']['data_root'] = str(tmp_path / 'default')
+    assert synthetic_benchmark.missing_benchmark_files(cfg)  # all point there
+    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'mine')
+    assert synthetic_benchmark.missing_benchmark_files(cfg) == []
+    assert not synthetic_benchmark.prepare_synthetic_benchmark(cfg)
+    assert not (tmp_path / 'default').exists()
 
 
 def test_not_a_canonical_file(tmp_path):

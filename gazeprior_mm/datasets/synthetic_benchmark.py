@@ -15,6 +15,8 @@ from typing import Iterator, List
 from mmengine import dist
 from mmengine.logging import print_log
 
+RUNNER_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
 
 def _dataset_cfgs(node) -> Iterator[dict]:
     """Every dataset dict (one with an ``ann_file``) under a dataloader config,
@@ -37,8 +39,11 @@ def missing_benchmark_files(cfg) -> List[str]:
         return []
     root = osp.abspath(bench['data_root'])
     missing = []
-    for key, loader in cfg.items():
-        if not key.endswith('_dataloader') or not isinstance(loader, dict):
+    # the runner's loaders only: a config's named data parts (e.g.
+    # gaze_pretrain_train_dataloader) are templates that nothing builds
+    for key in RUNNER_LOADERS:
+        loader = cfg.get(key)
+        if not isinstance(loader, dict):
             continue
         for dataset in _dataset_cfgs(loader.get('dataset')):
             data_root = dataset.get('data_root') or ''
