@@ -389,13 +389,8 @@ def weighted_profiles(fixations: np.ndarray, size: Sequence[int],
 
 def gaze_mass_maps(fixations: np.ndarray, size: Sequence[int], sigmas: np.ndarray,
                    weights: np.ndarray) -> np.ndarray:
-    """:func:`gaze_mass_map` of V views of the same fixations at once.
-
-    Args:
-        fixations (np.ndarray): (V, K, 2) x, y of the K fixations in each view.
-        size (Sequence[int]): (H, W) shared by the views.
-        sigmas (np.ndarray): (V, 2) per view (sx, sy) in pixels.
-        weights (np.ndarray): (K,) non-negative weights summing to 1.
+    """:func:`gaze_mass_map` of V views of the same fixations at once
+    (arguments as :func:`weighted_profiles`).
 
     Returns:
         np.ndarray: float32 (V, H, W); view v sums to its in-view share of the mass.
