@@ -1,7 +1,10 @@
 """GazePooledContrastHead: gaze-weighted pooling and SimCLR's InfoNCE."""
 import math
+import os
+import socket
 
 import torch
+import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 import gazeprior_mm  # noqa: F401
@@ -41,6 +44,34 @@ def test_loss_is_simclr_infonce():
     assert math.isclose(float(loss), 2.0 * total / 6, rel_tol=1e-5)
     # identical views score lower than unrelated ones
     assert head.loss(q1, q1)['loss_global'] < loss
+
+
+def _two_rank_loss(rank, port, q1, q2, out):
+    """One rank of a 2-process gloo group: the loss on this rank's half."""
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=2)
+    head = _head(temperature=0.5)
+    half = q1.shape[0] // 2
+    rows = slice(rank * half, (rank + 1) * half)
+    out[rank] = float(head.loss(q1[rows], q2[rows])['loss_global'])
+    dist.destroy_process_group()
+
+
+def test_two_ranks_see_the_whole_batch_as_negatives():
+    """Gathered across 2 ranks (this rank's rows first), the mean of the ranks'
+    losses equals the single-process loss on the whole batch: every anchor is
+    contrasted with the same keys."""
+    torch.manual_seed(0)
+    q1, q2 = (F.normalize(torch.randn(4, 4), dim=-1) for _ in range(2))
+    whole = float(_head(temperature=0.5).loss(q1, q2)['loss_global'])
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    out = mp.Manager().dict()
+    mp.spawn(_two_rank_loss, args=(port, q1, q2, out), nprocs=2, join=True)
+    assert math.isclose((out[0] + out[1]) / 2, whole, rel_tol=1e-5)
+    assert not math.isclose(out[0], whole, rel_tol=1e-3)  # halves differ
 
 
 def test_gazeprior_with_global_head_trains_it():

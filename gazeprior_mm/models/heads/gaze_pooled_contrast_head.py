@@ -4,11 +4,10 @@ from typing import Dict, Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.dist import get_rank, get_world_size
 from mmengine.model import BaseModule
-from mmpretrain.models.selfsup.simclr import GatherLayer
 
 from gazeprior_mm.registry import MODELS
+from ..utils.gather import gather_local_first
 
 
 @MODELS.register_module()
@@ -78,15 +77,10 @@ class GazePooledContrastHead(BaseModule):
         """
         num = q1.shape[0]
         local = torch.cat([q1, q2])  # (2N, D): row a and a +- N are positives
-        keys = local
-        offset = 0
-        if get_world_size() > 1:
-            gathered = GatherLayer.apply(local.contiguous())
-            offset = sum(g.shape[0] for g in gathered[:get_rank()])
-            keys = torch.cat(gathered)
+        keys = gather_local_first(local)  # (K, D), this rank's 2N rows first
         logits = local @ keys.t() / self.temperature  # (2N, K)
         rows = torch.arange(2 * num, device=q1.device)
-        logits[rows, rows + offset] = float('-inf')  # no self-similarity
-        positive = (rows + num) % (2 * num) + offset
+        logits[rows, rows] = float('-inf')  # no self-similarity
+        positive = (rows + num) % (2 * num)
         loss = F.cross_entropy(logits, positive)
         return dict(loss_global=self.loss_weight * loss)
